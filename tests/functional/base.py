@@ -1,0 +1,302 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Functional test base: the real driver on a real Cinder configuration.
+
+What is real here: Cinder's configuration objects, its database layer (a
+sqlite file migrated with Cinder's own migrations), its Volume and Snapshot
+objects, its coordination locks, its root helper (sudo + cinder-rootwrap
+with Cinder's filters and ours), os-brick's share handling, qemu-img and
+qemu-storage-daemon.
+
+What stands in: the NFS mount. These machines have no NFS client in the
+kernel, so each test bind-mounts a local folder at the mount point
+os-brick computes for the share (``<base>/<md5 of the share>``); os-brick
+finds it in /proc/mounts and uses it as it would a mounted NFS export
+(DESIGN.md §3). Needs root.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import fixtures
+from oslo_config import cfg
+import testtools
+
+CONF = cfg.CONF
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+
+_STATE = {}
+
+
+def sh(*cmd, check=True):
+    """Run a command (argument list), return stdout as text."""
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError('%s failed (%d): %s' % (
+            ' '.join(cmd), result.returncode, result.stderr.strip()))
+    return result.stdout
+
+
+def _cinder_filters_dir():
+    import cinder
+    candidates = [
+        os.path.join(os.path.dirname(os.path.dirname(cinder.__file__)),
+                     '..', '..', '..', 'etc', 'cinder', 'rootwrap.d'),
+        os.path.join(os.sys.prefix, 'etc', 'cinder', 'rootwrap.d'),
+        '/etc/cinder/rootwrap.d',
+    ]
+    for path in candidates:
+        path = os.path.realpath(path)
+        if os.path.exists(os.path.join(path, 'volume.filters')):
+            return path
+    raise RuntimeError('Cinder volume.filters not found')
+
+
+def setup_process():
+    """Once per test process: config, database, locks, root helper."""
+    if _STATE:
+        return _STATE
+    root = tempfile.mkdtemp(prefix='incsnap-func-')
+    _STATE['root'] = root
+    for sub in ('state', 'locks', 'mnt', 'exports', 'refs', 'conf'):
+        os.makedirs(os.path.join(root, sub))
+
+    rootwrap_conf = os.path.join(root, 'conf', 'rootwrap.conf')
+    with open(rootwrap_conf, 'w') as f:
+        f.write('[DEFAULT]\nfilters_path=%s,%s\n'
+                'exec_dirs=/sbin,/usr/sbin,/bin,/usr/bin,/usr/local/bin,'
+                '/usr/local/sbin\nuse_syslog=False\n'
+                % (_cinder_filters_dir(),
+                   os.path.join(REPO, 'etc', 'incsnap', 'rootwrap.d')))
+
+    from cinder import objects
+    objects.register_all()
+    from cinder.common import config  # noqa: F401  registers options
+    from cinder import coordination
+    from cinder.db import migration
+    from cinder.volume import configuration  # noqa: F401
+
+    CONF([], project='cinder', default_config_files=[])
+    CONF.set_override('state_path', os.path.join(root, 'state'))
+    CONF.set_override('lock_path', os.path.join(root, 'locks'),
+                      group='oslo_concurrency')
+    CONF.set_override('connection',
+                      'sqlite:///%s' % os.path.join(root, 'cinder.sqlite'),
+                      group='database')
+    CONF.set_override('rootwrap_config', rootwrap_conf)
+    CONF.set_override('backend_url',
+                      'file://%s' % os.path.join(root, 'locks'),
+                      group='coordination')
+    migration.db_sync()
+    coordination.COORDINATOR.start()
+    return _STATE
+
+
+class FunctionalTestCase(testtools.TestCase):
+    """A fresh share and a driver instance per test."""
+
+    backend_options = {}
+    availability_zone = 'nova'
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(
+            int(os.environ.get('OS_TEST_TIMEOUT', 600)), gentle=True))
+        state = setup_process()
+        from cinder import context
+        self.ctx = context.get_admin_context()
+        self.root = state['root']
+        name = 'incsnap-%s' % uuid.uuid4().hex[:12]
+        self.backend = name
+        self.export = os.path.join(self.root, 'exports', name)
+        os.makedirs(self.export)
+        self.share = '127.0.0.1:/srv/%s' % name
+        self.mount_base = os.path.join(self.root, 'mnt')
+        self.mount_point = os.path.join(
+            self.mount_base, hashlib.md5(self.share.encode()).hexdigest())
+        os.makedirs(self.mount_point)
+        sh('mount', '--bind', self.export, self.mount_point)
+        self.addCleanup(self._unmount)
+        self.ref_dir = tempfile.mkdtemp(dir=os.path.join(self.root, 'refs'))
+        self.addCleanup(shutil.rmtree, self.ref_dir, True)
+        self.driver = self.make_driver()
+
+    def _unmount(self):
+        sh('umount', self.mount_point, check=False)
+        shutil.rmtree(self.export, ignore_errors=True)
+        try:
+            os.rmdir(self.mount_point)
+        except OSError:
+            pass
+
+    def backend_config(self, **overrides):
+        shares = os.path.join(self.root, 'conf', self.backend + '.shares')
+        with open(shares, 'w') as f:
+            f.write(self.share + '\n')
+        values = {
+            'nfs_shares_config': shares,
+            'nfs_mount_point_base': self.mount_base,
+            'nas_secure_file_operations': 'true',
+            'nas_secure_file_permissions': 'true',
+            'kvm_incremental_snapshot': True,
+            'snapshot_delta_max': 3,
+            'volume_backend_name': self.backend,
+        }
+        values.update(self.backend_options)
+        values.update(overrides)
+        return values
+
+    def make_driver(self, do_setup=True, **overrides):
+        from cinder.volume import configuration
+        from cinder.volume import driver as base_driver
+        from cinder.volume.drivers import nfs
+        from cinder.volume.drivers import remotefs
+
+        from incsnap_driver import driver as driver_mod
+        from incsnap_driver import options
+        group = self.backend
+        CONF.register_opts(nfs.nfs_opts + remotefs.nas_opts +
+                           options.incsnap_opts + base_driver.volume_opts,
+                           group=group)
+        for key, value in self.backend_config(**overrides).items():
+            CONF.set_override(key, value, group=group)
+        conf = configuration.Configuration(base_driver.volume_opts,
+                                           config_group=group)
+        drv = driver_mod.IncrementalSnapshotNfsDriver(
+            configuration=conf, host='incsnap-test@%s' % group)
+        if do_setup:
+            drv.do_setup(self.ctx)
+            drv.check_for_setup_error()
+        return drv
+
+    # -- Cinder objects ----------------------------------------------------
+
+    def create_volume(self, size=1, az=None, driver=None):
+        from cinder import objects
+        from cinder.volume import volume_types
+        vtype = volume_types.get_default_volume_type(self.ctx)
+        volume = objects.Volume(
+            context=self.ctx, size=size, status='creating',
+            attach_status='detached', host='incsnap-test@%s' % self.backend,
+            availability_zone=az or self.availability_zone,
+            volume_type_id=vtype['id'], project_id='p', user_id='u')
+        volume.create()
+        update = (driver or self.driver).create_volume(volume)
+        volume.update(update)
+        volume.status = 'available'
+        volume.save()
+        self.addCleanup(self._delete_volume_quietly, volume)
+        return volume
+
+    def _delete_volume_quietly(self, volume):
+        try:
+            self.driver.delete_volume(volume)
+        except Exception:
+            pass
+
+    def create_snapshot(self, volume, metadata=None, driver=None):
+        """Take a snapshot as Cinder's volume manager does."""
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=volume.id, status='creating',
+            progress='0%', volume_size=volume.size,
+            volume_type_id=volume.volume_type_id, project_id='p',
+            user_id='u', metadata=metadata or {})
+        snap.create()
+        update = (driver or self.driver).create_snapshot(snap)
+        if update:
+            snap.update(update)
+        snap.status = 'available'
+        snap.save()
+        return objects.Snapshot.get_by_id(self.ctx, snap.id)
+
+    def delete_snapshot(self, snap, driver=None):
+        (driver or self.driver).delete_snapshot(snap)
+        snap.destroy()
+
+    # -- files and data ----------------------------------------------------
+
+    def volume_path(self, volume):
+        return self.driver.local_path(volume)
+
+    def snap_dir(self, volume):
+        return self.volume_path(volume) + '.incsnap'
+
+    def snap_path(self, volume, snap):
+        return os.path.join(self.snap_dir(volume),
+                            'snapshot-%s.qcow2' % snap.id)
+
+    def write(self, volume, offset, length, pattern):
+        sh('qemu-io', '-f', 'qcow2', '-c',
+           'write -P 0x%02x %d %d' % (pattern, offset, length),
+           self.volume_path(volume))
+
+    def write_zeroes(self, volume, offset, length):
+        sh('qemu-io', '-f', 'qcow2', '-c',
+           'write -z %d %d' % (offset, length), self.volume_path(volume))
+
+    def reference(self, volume, label):
+        """A copy of the volume's content now, to compare with later."""
+        path = os.path.join(self.ref_dir, '%s-%s.qcow2' % (volume.id, label))
+        sh('qemu-img', 'convert', '-U', '-O', 'qcow2',
+           self.volume_path(volume), path)
+        return path
+
+    def assertSameContent(self, path1, path2):
+        result = subprocess.run(['qemu-img', 'compare', '-U', path1, path2],
+                                capture_output=True, text=True)
+        self.assertEqual(0, result.returncode,
+                         'content differs: %s vs %s: %s%s' % (
+                             path1, path2, result.stdout, result.stderr))
+
+    def assertDifferentContent(self, path1, path2):
+        result = subprocess.run(['qemu-img', 'compare', '-U', '-q',
+                                 path1, path2])
+        self.assertEqual(1, result.returncode)
+
+    def image_info(self, path):
+        import json
+        return json.loads(sh('qemu-img', 'info', '-U', '--output=json',
+                             path))
+
+    def bitmap_names(self, volume):
+        info = self.image_info(self.volume_path(volume))
+        data = info.get('format-specific', {}).get('data', {})
+        return [b['name'] for b in data.get('bitmaps', [])]
+
+    def allocated(self, path):
+        import json
+        extents = json.loads(sh('qemu-img', 'map', '-U', '--output=json',
+                                path))
+        return sum(e['length'] for e in extents
+                   if e.get('depth') == 0 and e.get('data'))
+
+    def files_in(self, directory):
+        if not os.path.isdir(directory):
+            return []
+        return sorted(os.listdir(directory))
+
+    def share_files(self):
+        """Every file on the share, relative to its root."""
+        found = []
+        for dirpath, _dirs, files in os.walk(self.export):
+            for name in files:
+                found.append(os.path.relpath(os.path.join(dirpath, name),
+                                             self.export))
+        return sorted(found)
