@@ -242,6 +242,11 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
             bitmaps=bitmaps.from_header(img.bitmaps(info)),
             parent_file_present=parent_present), info
 
+    def _copy_speed(self):
+        """Cinder's volume_copy_bps_limit, applied to our copy jobs."""
+        return int(self.configuration.safe_get('volume_copy_bps_limit') or
+                   0)
+
     def _policy(self, volume):
         return options.resolve(self.settings, volume.availability_zone)
 
@@ -359,6 +364,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                 source_bitmap=plan.source_bitmap,
                 new_bitmap=plan.new_bitmap, drop_bitmaps=plan.drop_bitmaps,
                 progress=self._progress_reporter(snapshot),
+                speed=self._copy_speed(),
                 execute=self._run, owner_uid=self._owner_uid())
             os.rename(part, final)
         except (daemon.DaemonError, qmp.QMPError, qmp.QMPConnectionError,
@@ -504,6 +510,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
             offline.revert_changed(
                 volume_path, snap_path, plan.bitmap, undo,
                 self.settings.copy_timeout, before_apply=journal,
+                speed=self._copy_speed(),
                 execute=self._run, owner_uid=self._owner_uid())
         except Exception:
             if chain.journal and not os.path.exists(undo):

@@ -78,7 +78,7 @@ def _remove_bitmaps(daemon, node, names):
 
 def snapshot(volume_path, target_path, size, timeout,
              volume_fmt='qcow2', backing_file=None, source_bitmap=None,
-             new_bitmap=None, drop_bitmaps=(), progress=None,
+             new_bitmap=None, drop_bitmaps=(), progress=None, speed=0,
              execute=processutils.execute, owner_uid=None):
     """Copy the volume into a new qcow2 file ``target_path``.
 
@@ -90,7 +90,8 @@ def snapshot(volume_path, target_path, size, timeout,
     ``drop_bitmaps`` are removed from the volume.
 
     On failure the target is removed, the new bitmap too, and the source
-    bitmap keeps every bit it had.
+    bitmap keeps every bit it had. ``speed`` limits the copy to that many
+    bytes per second (0: unlimited).
     """
     if os.path.exists(target_path):
         raise daemon_mod.DaemonError('snapshot target %s exists already'
@@ -104,7 +105,8 @@ def snapshot(volume_path, target_path, size, timeout,
         _node(TARGET_NODE, target_path, backing=False),
     ]
     backup = {'device': VOLUME_NODE, 'target': TARGET_NODE,
-              'job-id': 'incsnap-snapshot', 'auto-dismiss': False}
+              'job-id': 'incsnap-snapshot', 'auto-dismiss': False,
+              'speed': int(speed or 0)}
     if source_bitmap:
         backup.update(sync='incremental', bitmap=source_bitmap)
     else:
@@ -134,7 +136,7 @@ def snapshot(volume_path, target_path, size, timeout,
 
 
 def revert_changed(volume_path, snapshot_path, bitmap, undo_path, timeout,
-                   before_apply=None, progress=None,
+                   before_apply=None, progress=None, speed=0,
                    execute=processutils.execute, owner_uid=None):
     """Make the volume read like the snapshot, copying only what changed.
 
@@ -164,7 +166,8 @@ def revert_changed(volume_path, snapshot_path, bitmap, undo_path, timeout,
             qsd.qmp('blockdev-backup', **{
                 'device': VOLUME_NODE, 'target': UNDO_NODE,
                 'sync': 'bitmap', 'bitmap': bitmap, 'bitmap-mode': 'never',
-                'job-id': 'incsnap-undo', 'auto-dismiss': False})
+                'job-id': 'incsnap-undo', 'auto-dismiss': False,
+                'speed': int(speed or 0)})
             qsd.run_job('incsnap-undo', timeout)
             # Closing the node flushes the undo file to the share.
             qsd.qmp('blockdev-del', **{'node-name': UNDO_NODE})
@@ -180,7 +183,8 @@ def revert_changed(volume_path, snapshot_path, bitmap, undo_path, timeout,
                 qsd.qmp('blockdev-backup', **{
                     'device': SNAPSHOT_NODE, 'target': VOLUME_NODE,
                     'sync': 'incremental', 'bitmap': REVERT_BITMAP,
-                    'job-id': 'incsnap-revert', 'auto-dismiss': False})
+                    'job-id': 'incsnap-revert', 'auto-dismiss': False,
+                    'speed': int(speed or 0)})
                 qsd.run_job('incsnap-revert', timeout, progress)
             except (daemon_mod.DaemonError, qmp.QMPError):
                 LOG.warning('Revert of %s failed; restoring the changed '
