@@ -365,6 +365,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                 new_bitmap=plan.new_bitmap, drop_bitmaps=plan.drop_bitmaps,
                 progress=self._progress_reporter(snapshot),
                 speed=self._copy_speed(),
+                volume_has_backing=bool(info.get('backing-filename')),
                 execute=self._run, owner_uid=self._owner_uid())
             os.rename(part, final)
         except (daemon.DaemonError, qmp.QMPError, qmp.QMPConnectionError,
@@ -482,8 +483,11 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                                      snap_path, plan)
             else:
                 self._revert_full(volume, snap_path, facts, plan)
-        except (daemon.DaemonError, qmp.QMPError,
+        except (daemon.DaemonError, qmp.QMPError, qmp.QMPConnectionError,
                 processutils.ProcessExecutionError, OSError) as exc:
+            # A copy-back that died half way left its undo file and
+            # journal: put the volume back now, not at the next operation.
+            self._recover(volume, chain, chain_store)
             LOG.error('Revert of volume %(vol)s to snapshot %(snap)s '
                       'failed; the volume is unchanged: %(err)s',
                       {'vol': volume.id, 'snap': snapshot.id, 'err': exc})

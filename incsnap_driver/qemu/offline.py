@@ -79,7 +79,8 @@ def _remove_bitmaps(daemon, node, names):
 def snapshot(volume_path, target_path, size, timeout,
              volume_fmt='qcow2', backing_file=None, source_bitmap=None,
              new_bitmap=None, drop_bitmaps=(), progress=None, speed=0,
-             execute=processutils.execute, owner_uid=None):
+             volume_has_backing=False, execute=processutils.execute,
+             owner_uid=None):
     """Copy the volume into a new qcow2 file ``target_path``.
 
     Full when ``source_bitmap`` is None; otherwise incremental: only the
@@ -88,6 +89,9 @@ def snapshot(volume_path, target_path, size, timeout,
     ``new_bitmap`` is given it is created in the same transaction and
     records every write from then on. On success ``source_bitmap`` and
     ``drop_bitmaps`` are removed from the volume.
+
+    A full copy of a volume without backing file reads only its allocated
+    clusters.
 
     On failure the target is removed, the new bitmap too, and the source
     bitmap keeps every bit it had. ``speed`` limits the copy to that many
@@ -109,8 +113,13 @@ def snapshot(volume_path, target_path, size, timeout,
               'speed': int(speed or 0)}
     if source_bitmap:
         backup.update(sync='incremental', bitmap=source_bitmap)
-    else:
+    elif volume_has_backing:
         backup['sync'] = 'full'
+    else:
+        # The volume has no backing file: what it does not allocate reads
+        # as zeroes, as it does in the fresh target. sync=top skips it
+        # (and does not count it against the speed limit, sync=full does).
+        backup['sync'] = 'top'
     actions = []
     if new_bitmap:
         actions.append({'type': 'block-dirty-bitmap-add',

@@ -170,7 +170,13 @@ class FunctionalTestCase(testtools.TestCase):
 
         from incsnap_driver import driver as driver_mod
         from incsnap_driver import options
+        # A driver with other options gets a configuration group of its own
+        # (on the same share): groups are read live, and the test's main
+        # driver must keep its own values.
         group = self.backend
+        if overrides:
+            self._groups = getattr(self, '_groups', 0) + 1
+            group = '%s-%d' % (self.backend, self._groups)
         CONF.register_opts(nfs.nfs_opts + remotefs.nas_opts +
                            options.incsnap_opts + base_driver.volume_opts,
                            group=group)

@@ -1,0 +1,246 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""QEMU tools failing or killed mid-copy: nothing lost, nothing left.
+
+Copies are slowed with Cinder's ``volume_copy_bps_limit`` (the driver
+passes it to QEMU as the job speed) so that a copy is still running when
+the test kills the daemon.
+"""
+
+import os
+import signal
+import threading
+import time
+
+from cinder import exception
+
+from tests.functional import base
+
+MiB = base.MiB
+SLOW = 8 * MiB  # bytes per second
+
+
+def find_daemon(volume_path, timeout=20):
+    """PID of the qemu-storage-daemon that has ``volume_path`` open."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in os.listdir('/proc'):
+            if not pid.isdigit():
+                continue
+            try:
+                with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                    cmdline = f.read().decode(errors='replace')
+            except OSError:
+                continue
+            if 'qemu-storage-daemon' in cmdline and volume_path in cmdline:
+                return int(pid)
+        time.sleep(0.02)
+    raise AssertionError('no qemu-storage-daemon for %s' % volume_path)
+
+
+class KilledMidCopy(base.FunctionalTestCase):
+
+    backend_options = {'volume_copy_bps_limit': SLOW}
+
+    def run_and_kill(self, func, *args, wait_for):
+        """Run ``func`` in a thread, SIGKILL its daemon mid-copy."""
+        outcome = {}
+
+        def target():
+            try:
+                outcome['result'] = func(*args)
+            except Exception as exc:
+                outcome['error'] = exc
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not wait_for() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(wait_for(), 'copy never got under way')
+        # Looked up only now: the process that daemonized is gone by then.
+        pid = find_daemon(self.volume_path(self.volume))
+        os.kill(pid, signal.SIGKILL)
+        thread.join(60)
+        self.assertFalse(thread.is_alive())
+        return outcome
+
+    def setUp(self):
+        super().setUp()
+        self.volume = self.create_volume()
+        self.write(self.volume, 0, 4 * MiB, 0x10)
+        self.ref1 = self.reference(self.volume, 's1')
+        self.s1 = self.create_snapshot(self.volume)
+        # 32 MiB of changes: about four seconds at the limit.
+        self.write(self.volume, 8 * MiB, 32 * MiB, 0x20)
+        self.ref_now = self.reference(self.volume, 'now')
+
+    def new_snapshot_object(self):
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=self.volume.id, status='creating',
+            progress='0%', volume_size=self.volume.size,
+            volume_type_id=self.volume.volume_type_id, project_id='p',
+            user_id='u', metadata={})
+        snap.create()
+        return snap
+
+    def assertNothingLeft(self):
+        names = self.files_in(self.snap_dir(self.volume))
+        self.assertEqual(sorted(['chain.json',
+                                 'snapshot-%s.qcow2' % self.s1.id]), names)
+        self.assertNotIn('.part', ' '.join(self.share_files()))
+
+    def test_snapshot_killed_mid_copy(self):
+        snap = self.new_snapshot_object()
+        part = os.path.join(self.snap_dir(self.volume),
+                            'snapshot-%s.qcow2.part' % snap.id)
+        outcome = self.run_and_kill(
+            self.driver.create_snapshot, snap,
+            wait_for=lambda: (os.path.exists(part) and
+                              os.path.getsize(part) > 2 * MiB))
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertIn(snap.id, str(outcome['error']))
+        # Volume and older snapshot intact, nothing partial left.
+        self.assertSameContent(self.ref_now, self.volume_path(self.volume))
+        self.assertSameContent(self.ref1,
+                               self.snap_path(self.volume, self.s1))
+        self.assertNothingLeft()
+        # The killed QEMU left the bitmap in-use: the next snapshot is a
+        # full one that says why, and it is correct.
+        fast = self.make_driver(volume_copy_bps_limit=0)
+        s2 = self.create_snapshot(self.volume, driver=fast)
+        self.assertEqual('full', s2.metadata['incsnap:kind'])
+        self.assertEqual('bitmap_inconsistent',
+                         s2.metadata['incsnap:full_reason'])
+        self.assertSameContent(self.ref_now, self.snap_path(self.volume, s2))
+        # Only the new, consistent bitmap remains.
+        self.assertEqual(['incsnap-%s' % s2.id],
+                         self.bitmap_names(self.volume))
+        # And the chain continues from it.
+        self.write(self.volume, 0, MiB, 0x30)
+        ref3 = self.reference(self.volume, 's3')
+        s3 = self.create_snapshot(self.volume, driver=fast)
+        self.assertEqual('incremental', s3.metadata['incsnap:kind'])
+        self.assertSameContent(ref3, self.snap_path(self.volume, s3))
+
+    def test_revert_killed_mid_copy_is_rolled_back(self):
+        fast = self.make_driver(volume_copy_bps_limit=0)
+        s2 = self.create_snapshot(self.volume, driver=fast)
+        ref2 = self.ref_now
+        # 32 MiB of junk to copy back.
+        self.write(self.volume, 8 * MiB, 32 * MiB, 0x99)
+        ref_junk = self.reference(self.volume, 'junk')
+        undo = os.path.join(self.snap_dir(self.volume),
+                            'revert-%s.undo.qcow2' % s2.id)
+        chain_doc = os.path.join(self.snap_dir(self.volume), 'chain.json')
+
+        def applying():
+            with open(chain_doc) as f:
+                return '"journal": {' in f.read()
+
+        outcome = self.run_and_kill(self.driver.revert_to_snapshot,
+                                    self.ctx, self.volume, s2,
+                                    wait_for=applying)
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        # The copy-back was rolled back from the undo file at once.
+        self.assertFalse(os.path.exists(undo))
+        self.assertSameContent(ref_junk, self.volume_path(self.volume))
+        with open(chain_doc) as f:
+            self.assertIn('"journal": null', f.read())
+        self.assertNotIn('.part', ' '.join(self.share_files()))
+        # Snapshots are intact and a second revert succeeds.
+        self.assertSameContent(ref2, self.snap_path(self.volume, s2))
+        fast.revert_to_snapshot(self.ctx, self.volume, s2)
+        self.assertSameContent(ref2, self.volume_path(self.volume))
+
+
+class CopyTimeout(base.FunctionalTestCase):
+
+    backend_options = {'volume_copy_bps_limit': SLOW,
+                       'incsnap_copy_timeout': 1}
+
+    def test_snapshot_timeout_cancels_cleanly(self):
+        volume = self.create_volume()
+        self.write(volume, 0, 2 * MiB, 0x10)
+        fast = self.make_driver(volume_copy_bps_limit=0,
+                                incsnap_copy_timeout=600)
+        s1 = self.create_snapshot(volume, driver=fast)
+        self.write(volume, 4 * MiB, 32 * MiB, 0x20)
+        ref = self.reference(volume, 'now')
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=volume.id, status='creating',
+            volume_size=1, volume_type_id=volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        started = time.monotonic()
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_snapshot, snap)
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertIn('did not finish within 1 seconds', str(exc))
+        self.assertSameContent(ref, self.volume_path(volume))
+        self.assertEqual(sorted(['chain.json',
+                                 'snapshot-%s.qcow2' % s1.id]),
+                         self.files_in(self.snap_dir(volume)))
+        # The cancelled job left the parent bitmap whole and consistent:
+        # the next snapshot is still incremental, and correct.
+        self.assertEqual(['incsnap-%s' % s1.id], self.bitmap_names(volume))
+        s2 = self.create_snapshot(volume, driver=fast)
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertSameContent(ref, self.snap_path(volume, s2))
+
+
+class BrokenTools(base.FunctionalTestCase):
+
+    def test_snapshot_of_missing_volume_file(self):
+        volume = self.create_volume()
+        os.unlink(self.volume_path(volume))
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=volume.id, status='creating',
+            volume_size=1, volume_type_id=volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_snapshot, snap)
+        self.assertIn(volume.id, str(exc))
+        self.assertIn('missing', str(exc))
+        self.assertEqual([], self.files_in(self.snap_dir(volume)))
+
+    def test_snapshot_with_parent_file_gone(self):
+        volume = self.create_volume()
+        self.write(volume, 0, MiB, 0x10)
+        s1 = self.create_snapshot(volume)
+        os.unlink(self.snap_path(volume, s1))
+        self.write(volume, MiB, MiB, 0x11)
+        ref = self.reference(volume, 'now')
+        s2 = self.create_snapshot(volume)
+        self.assertEqual('full', s2.metadata['incsnap:kind'])
+        self.assertEqual('parent_gone', s2.metadata['incsnap:full_reason'])
+        self.assertSameContent(ref, self.snap_path(volume, s2))
+
+    def test_corrupt_chain_document_is_reported(self):
+        volume = self.create_volume()
+        self.write(volume, 0, MiB, 0x10)
+        s1 = self.create_snapshot(volume)
+        doc = os.path.join(self.snap_dir(volume), 'chain.json')
+        with open(doc, 'w') as f:
+            f.write('{"volume_id": ')
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.delete_snapshot, s1)
+        self.assertIn(volume.id, str(exc))
+        self.assertIn(doc, str(exc))
+        # Nothing was removed on the strength of a broken document.
+        self.assertTrue(os.path.exists(self.snap_path(volume, s1)))
