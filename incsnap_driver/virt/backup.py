@@ -214,9 +214,20 @@ def _begin_error(dom, disk, exc, incremental):
                                ' %s' % (disk.target, dom.UUIDString(), exc))
 
 
-def _clean_up(dom, target_path, checkpoint_name, remove_target):
-    """After a failed or aborted job: no new checkpoint, no target."""
+def _clean_up(dom, target_path, checkpoint_name, remove_target,
+              abort=False):
+    """After a failed or aborted job: no job, no new checkpoint, no target.
+
+    ``abort``: the job may still run (the wait was interrupted): abort it.
+    """
     deadline = time.monotonic() + ABORT_WAIT
+    if abort:
+        try:
+            if _job_type(dom) != _JOB_NONE:
+                dom.abortJob()
+        except libvirt.libvirtError as exc:
+            LOG.warning('Cannot abort the backup job of domain %s: %s',
+                        dom.UUIDString(), exc)
     try:
         while (_job_type(dom) != _JOB_NONE
                and time.monotonic() < deadline):
@@ -298,8 +309,14 @@ def run_backup(disk, relative_target, checkpoint_name=None,
         try:
             _wait(dom, started, timeout, progress, poll_interval)
             stats = dom.jobStats(_STATS_COMPLETED)
-        except BaseException:
+        except errors.BackupFailed:
             _clean_up(dom, target_path, checkpoint_name, remove_target)
+            raise
+        except BaseException:
+            # Interrupted (green thread killed, libvirt error while
+            # polling): the job may still run.
+            _clean_up(dom, target_path, checkpoint_name, remove_target,
+                      abort=True)
             raise
         seconds = time.monotonic() - started
         if not stats.get('success'):
