@@ -24,6 +24,7 @@ files runs under that volume's coordination lock, the one Cinder's NFS
 driver takes (``nfs-<volume id>``).
 """
 
+import dataclasses
 import datetime
 import functools
 import os
@@ -41,6 +42,7 @@ from oslo_utils import units
 
 from incsnap_driver import chain as chain_mod
 from incsnap_driver import layout
+from incsnap_driver import online
 from incsnap_driver import options
 from incsnap_driver.qemu import bitmaps
 from incsnap_driver.qemu import daemon
@@ -49,6 +51,8 @@ from incsnap_driver.qemu import offline
 from incsnap_driver.qemu import qmp
 from incsnap_driver.qemu import version as qemu_version
 from incsnap_driver import store
+from incsnap_driver.virt import backup
+from incsnap_driver.virt import errors as virt_errors
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +63,24 @@ PROGRESS_INTERVAL = 2.0
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+class _SnapshotJob:
+    """What one create_snapshot call works on, and what it found out."""
+
+    def __init__(self, snapshot, volume, chain, volume_path, snap_dir):
+        self.snapshot = snapshot
+        self.volume = volume
+        self.chain = chain
+        self.volume_path = volume_path
+        self.snap_dir = snap_dir
+        self.final = os.path.join(snap_dir,
+                                  layout.snapshot_file(snapshot.id))
+        self.part = os.path.join(snap_dir, layout.part_file(snapshot.id))
+        self.mode = None
+        self.plan = None
+        self.size = 0
+        self.checkpoint_xml = None
 
 
 @interface.volumedriver
@@ -335,6 +357,12 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
 
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot):
+        """Take a full or incremental snapshot, online or offline.
+
+        A VM running on the volume owns its file: the copy is then a
+        libvirt backup job on that VM. Otherwise (detached, or attached to
+        a stopped VM) qemu-storage-daemon runs the same job on the file.
+        """
         volume = snapshot.volume
         layout.check_uuid('snapshot', snapshot.id)
         chain, chain_store = self._load_chain(volume)
@@ -345,48 +373,133 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                        'missing (%(path)s).') % {'snap': snapshot.id,
                                                  'vol': volume.id,
                                                  'path': volume_path})
-        parent = chain.newest_live()
-        facts, info = self._volume_facts(volume_path, parent, snap_dir)
-        plan = chain_mod.plan_snapshot(chain, snapshot.id,
-                                       self._policy(volume), facts)
-        LOG.info('Snapshot %(snap)s of volume %(vol)s: %(kind)s%(why)s.',
-                 {'snap': snapshot.id, 'vol': volume.id, 'kind': plan.kind,
-                  'why': (' (%s)' % plan.reason if plan.reason else
-                          ' from %s' % plan.parent)})
         os.makedirs(snap_dir, exist_ok=True)
-        final = os.path.join(snap_dir, layout.snapshot_file(snapshot.id))
-        part = os.path.join(snap_dir, layout.part_file(snapshot.id))
-        backing = chain.get(plan.parent).file if plan.parent else None
+        job = _SnapshotJob(snapshot, volume, chain, volume_path, snap_dir)
         try:
-            offline.snapshot(
-                volume_path, part, facts.size, self.settings.copy_timeout,
-                volume_fmt=facts.format, backing_file=backing,
-                source_bitmap=plan.source_bitmap,
-                new_bitmap=plan.new_bitmap, drop_bitmaps=plan.drop_bitmaps,
-                progress=self._progress_reporter(snapshot),
-                speed=self._copy_speed(),
-                volume_has_backing=bool(info.get('backing-filename')),
-                execute=self._run, owner_uid=self._owner_uid())
-            os.rename(part, final)
+            with online.running_disk(self.settings.libvirt_uri,
+                                     self._attachments(volume),
+                                     os.path.basename(volume_path)) as (
+                                         conn, disk):
+                if disk is None:
+                    self._snapshot_offline(job)
+                else:
+                    self._snapshot_online(job, conn, disk)
+        except virt_errors.VirtError as exc:
+            self._remove(job.part)
+            raise self._virt_failure(snapshot, volume, exc)
         except (daemon.DaemonError, qmp.QMPError, qmp.QMPConnectionError,
                 processutils.ProcessExecutionError, OSError) as exc:
-            self._remove(part)
+            self._remove(job.part)
             LOG.error('Snapshot %(snap)s of volume %(vol)s failed: %(err)s',
                       {'snap': snapshot.id, 'vol': volume.id, 'err': exc})
             raise exception.VolumeBackendAPIException(
                 data=_('Snapshot %(snap)s of volume %(vol)s failed: '
                        '%(err)s') % {'snap': snapshot.id, 'vol': volume.id,
                                      'err': exc})
-        self._set_permissions(final)
+        self._set_permissions(job.final)
+        plan = job.plan
         record = chain_mod.SnapshotRecord(
-            id=snapshot.id, file=os.path.basename(final), kind=plan.kind,
+            id=snapshot.id, file=os.path.basename(job.final), kind=plan.kind,
             depth=plan.depth, parent=plan.parent, reason=plan.reason,
-            bitmap=plan.new_bitmap, size=facts.size, created_at=_now(),
-            mode='offline')
+            bitmap=plan.new_bitmap, size=job.size, created_at=_now(),
+            checkpoint_xml=job.checkpoint_xml, mode=job.mode)
         chain.snapshots.append(record)
         chain.head = snapshot.id if plan.new_bitmap else None
         chain_store.save(chain)
         return {'metadata': self._snapshot_metadata(snapshot, record)}
+
+    def _attachments(self, volume):
+        """Where the volume is attached: (instance, compute host) pairs."""
+        if volume.attach_status != 'attached':
+            return []
+        found = []
+        for att in volume.volume_attachment or []:
+            if att.attach_status == 'attached' and att.instance_uuid:
+                found.append(online.Attachment(
+                    instance_uuid=att.instance_uuid,
+                    host=att.attached_host or ''))
+        return found
+
+    def _plan(self, job, facts):
+        job.plan = chain_mod.plan_snapshot(job.chain, job.snapshot.id,
+                                           self._policy(job.volume), facts)
+        LOG.info('Snapshot %(snap)s of volume %(vol)s (%(mode)s): '
+                 '%(kind)s%(why)s.',
+                 {'snap': job.snapshot.id, 'vol': job.volume.id,
+                  'mode': job.mode, 'kind': job.plan.kind,
+                  'why': (' (%s)' % job.plan.reason if job.plan.reason else
+                          ' from %s' % job.plan.parent)})
+        return job.plan
+
+    def _snapshot_offline(self, job):
+        job.mode = 'offline'
+        parent = job.chain.newest_live()
+        facts, info = self._volume_facts(job.volume_path, parent,
+                                         job.snap_dir)
+        job.size = facts.size
+        plan = self._plan(job, facts)
+        backing = job.chain.get(plan.parent).file if plan.parent else None
+        offline.snapshot(
+            job.volume_path, job.part, facts.size,
+            self.settings.copy_timeout, volume_fmt=facts.format,
+            backing_file=backing, source_bitmap=plan.source_bitmap,
+            new_bitmap=plan.new_bitmap, drop_bitmaps=plan.drop_bitmaps,
+            progress=self._progress_reporter(job.snapshot),
+            speed=self._copy_speed(),
+            volume_has_backing=bool(info.get('backing-filename')),
+            execute=self._run, owner_uid=self._owner_uid())
+        os.rename(job.part, job.final)
+
+    def _snapshot_online(self, job, conn, disk):
+        job.mode = 'online'
+        policy = self._policy(job.volume)
+        online.check_versions(conn, policy.incremental)
+        parent = job.chain.newest_live()
+        # What the image header says: its format, size, and our bitmaps
+        # made offline. Whether the parent's bitmap is usable is for the
+        # running QEMU to say, through libvirt.
+        facts, _info = self._volume_facts(job.volume_path, parent,
+                                          job.snap_dir)
+        job.size = facts.size
+        header_bitmaps = [n for n in facts.bitmaps if chain_mod.is_ours(n)]
+        states = {}
+        if (policy.incremental and parent is not None and parent.bitmap and
+                facts.can_hold_bitmaps and job.chain.head == parent.id and
+                parent.depth < policy.delta_max and
+                facts.parent_file_present):
+            state = online.parent_state(disk, parent)
+            if state is not None:
+                states[parent.bitmap] = state
+        facts = dataclasses.replace(facts, bitmaps=states)
+        plan = self._plan(job, facts)
+        relative = os.path.relpath(job.part,
+                                   os.path.dirname(job.volume_path))
+        result = online.take(
+            disk, relative, plan, self.settings.copy_timeout,
+            self._progress_reporter(job.snapshot), self.settings.quiesce,
+            remove_target=lambda _path: self._remove(job.part))
+        if plan.parent:
+            # libvirt backs an incremental target by the live volume.
+            backup.wait_unlocked(job.part)
+            img.rebase_unsafe(job.part, job.chain.get(plan.parent).file,
+                              execute=self._run)
+        os.rename(job.part, job.final)
+        job.checkpoint_xml = result.checkpoint_xml
+        online.tidy(disk, keep=[plan.new_bitmap], stale=header_bitmaps)
+
+    def _virt_failure(self, snapshot, volume, exc):
+        LOG.error('Snapshot %(snap)s of attached volume %(vol)s failed: '
+                  '%(err)s', {'snap': snapshot.id, 'vol': volume.id,
+                              'err': exc})
+        if isinstance(exc, (virt_errors.VersionTooOld,
+                            virt_errors.BackupUnsupported)):
+            return exception.VolumeDriverException(
+                message=_('Snapshot %(snap)s of volume %(vol)s: %(err)s')
+                % {'snap': snapshot.id, 'vol': volume.id, 'err': exc})
+        return exception.VolumeBackendAPIException(
+            data=_('Snapshot %(snap)s of attached volume %(vol)s failed: '
+                   '%(err)s') % {'snap': snapshot.id, 'vol': volume.id,
+                                 'err': exc})
 
     @staticmethod
     def _snapshot_metadata(snapshot, record):

@@ -1,0 +1,364 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Snapshots of attached volumes through the driver: real libvirtd + QEMU.
+
+The VMs have no guest OS; the tests write into the running disk through
+the QEMU monitor (qemu-io) and apply the same writes to a raw *model* of
+the volume, so that every snapshot is compared byte for byte with what
+the guest's disk held at snapshot time.
+
+The domain sees the volume at the export's path (the "compute host's"
+mount), Cinder at the bind mount: the backup target is derived from the
+domain's view, and the driver finds it again on its own.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import libvirt
+import libvirt_qemu
+
+from tests.functional import base
+from tests.functional.virt import base as virt_base
+
+MiB = base.MiB
+URI = 'qemu:///system'
+
+
+class OnlineTestCase(base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        virt_base.start_libvirtd()
+        # QEMU runs as libvirt-qemu: it must reach the export.
+        for path in (self.root, os.path.join(self.root, 'exports'),
+                     self.export):
+            os.chmod(path, 0o755)
+        self.conn = libvirt.open(URI)
+        self.addCleanup(self.conn.close)
+        self.models = {}
+
+    # -- volumes, attachments, domains -------------------------------------
+
+    def new_volume(self, size=1):
+        volume = self.create_volume(size=size)
+        model = os.path.join(self.ref_dir, volume.id + '.model')
+        with open(model, 'wb') as f:
+            f.truncate(size * base.GiB)
+        self.models[volume.id] = model
+        return volume
+
+    def compute_path(self, volume):
+        """The volume file as the compute host sees it."""
+        return os.path.join(self.export, os.path.basename(
+            self.volume_path(volume)))
+
+    def attach(self, volume, instance_uuid):
+        from cinder import objects
+        att = objects.VolumeAttachment(
+            context=self.ctx, volume_id=volume.id,
+            instance_uuid=instance_uuid, attached_host=socket.gethostname(),
+            attach_status='attached', attach_mode='rw')
+        att.create()
+        volume.status = 'in-use'
+        volume.attach_status = 'attached'
+        volume.save()
+        return att
+
+    def detach(self, volume, att):
+        att.attach_status = 'detached'
+        att.save()
+        att.destroy()
+        volume.status = 'available'
+        volume.attach_status = 'detached'
+        volume.save()
+
+    def start(self, instance_uuid, volumes):
+        disks = ''.join(
+            "<disk type='file' device='disk'>"
+            "<driver name='qemu' type='qcow2'/>"
+            "<source file='%s'/><target dev='vd%s' bus='virtio'/>"
+            "</disk>" % (self.compute_path(v), chr(ord('a') + i))
+            for i, v in enumerate(volumes))
+        types = ['kvm', 'qemu'] if virt_base.kvm_usable() else ['qemu']
+        for virt_type in types:
+            xml = ("<domain type='%s'><name>incsnap-drv-%s</name>"
+                   "<uuid>%s</uuid><memory unit='MiB'>128</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
+                   "<devices>%s<graphics type='vnc' listen='127.0.0.1' "
+                   "autoport='yes'/></devices></domain>"
+                   % (virt_type, instance_uuid[:13], instance_uuid, disks))
+            try:
+                self.conn.createXML(xml, 0)
+                break
+            except libvirt.libvirtError:
+                if virt_type == types[-1]:
+                    raise
+        self.addCleanup(self.destroy, instance_uuid)
+
+    def destroy(self, instance_uuid, graceful=False):
+        try:
+            dom = self.conn.lookupByUUIDString(instance_uuid)
+            dom.destroyFlags(libvirt.VIR_DOMAIN_DESTROY_GRACEFUL
+                             if graceful else 0)
+        except libvirt.libvirtError:
+            pass
+
+    def kill_qemu(self, instance_uuid):
+        dom = self.conn.lookupByUUIDString(instance_uuid)
+        with open('/run/libvirt/qemu/%s.pid' % dom.name()) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if not self.conn.lookupByUUIDString(
+                        instance_uuid).isActive():
+                    return
+            except libvirt.libvirtError:
+                return
+            time.sleep(0.1)
+        self.fail('QEMU of %s still runs' % instance_uuid)
+
+    def hmp(self, instance_uuid, command):
+        dom = self.conn.lookupByUUIDString(instance_uuid)
+        out = libvirt_qemu.qemuMonitorCommand(
+            dom, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+        self.assertEqual('', out.strip(), 'monitor: %s' % out)
+
+    def guest_write(self, instance_uuid, volume, offset, length, byte,
+                    disk_index=0):
+        self.hmp(instance_uuid,
+                 'qemu-io -d /machine/peripheral/virtio-disk%d/'
+                 'virtio-backend "write -q -P 0x%02x %d %d"'
+                 % (disk_index, byte, offset, length))
+        self.hmp(instance_uuid,
+                 'qemu-io -d /machine/peripheral/virtio-disk%d/'
+                 'virtio-backend "flush"' % disk_index)
+        self.model_write(volume, offset, length, byte)
+
+    def model_write(self, volume, offset, length, byte):
+        with open(self.models[volume.id], 'r+b') as f:
+            f.seek(offset)
+            f.write(bytes([byte]) * length)
+
+    def offline_write(self, volume, offset, length, byte):
+        self.write(volume, offset, length, byte)
+        self.model_write(volume, offset, length, byte)
+
+    def model_now(self, volume, label):
+        copy = os.path.join(self.ref_dir, '%s.%s.raw' % (volume.id, label))
+        shutil.copyfile(self.models[volume.id], copy)
+        return copy
+
+    def snapshot(self, volume, label, driver=None):
+        """Snapshot now; check its content against the model now."""
+        from cinder import objects
+        expected = self.model_now(volume, label)
+        volume = objects.Volume.get_by_id(self.ctx, volume.id)
+        snap = self.create_snapshot(volume, driver=driver)
+        self.assertModel(self.snap_path(volume, snap), expected)
+        return snap, expected
+
+    def assertModel(self, path, model):
+        result = subprocess.run(
+            ['qemu-img', 'compare', '-U', '-f', 'qcow2', '-F', 'raw', path,
+             model], capture_output=True, text=True)
+        self.assertEqual(0, result.returncode,
+                         'content differs: %s%s' % (result.stdout,
+                                                    result.stderr))
+
+    def chain_doc(self, volume):
+        with open(os.path.join(self.snap_dir(volume), 'chain.json')) as f:
+            return json.load(f)
+
+    def kinds(self, snaps):
+        return [(s.metadata['incsnap:kind'],
+                 s.metadata.get('incsnap:full_reason')) for s in snaps]
+
+
+class TestCloudStackTable(OnlineTestCase):
+    """REFERENCE.md's test table, steps 1-5 and R/D/T, delta max 3."""
+
+    def test_reference_table(self):
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        att = self.attach(volume, vm)
+        self.start(vm, [volume])
+        # 1: running, "a file" -> full.
+        self.guest_write(vm, volume, 0, 2 * MiB, 0x01)
+        s1, m1 = self.snapshot(volume, 's1')
+        # 2: a second file -> incremental from 1, holding ~what changed.
+        self.guest_write(vm, volume, 8 * MiB, MiB, 0x02)
+        s2, m2 = self.snapshot(volume, 's2')
+        self.assertLessEqual(self.allocated(self.snap_path(volume, s2)),
+                             int(1.1 * MiB))
+        info = self.image_info(self.snap_path(volume, s2))
+        self.assertEqual('snapshot-%s.qcow2' % s1.id,
+                         info['backing-filename'])
+        # 3: stop the VM -> incremental (offline, from the online chain).
+        self.destroy(vm, graceful=True)
+        self.offline_write(volume, 16 * MiB, MiB, 0x03)
+        s3, m3 = self.snapshot(volume, 's3')
+        # 4: start the VM -> full: the chain of 3 is complete.
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 24 * MiB, MiB, 0x04)
+        s4, m4 = self.snapshot(volume, 's4')
+        # 5: "migrate" (a fresh domain with the same UUID: libvirt lost the
+        # checkpoint) -> incremental from 4.
+        self.destroy(vm, graceful=True)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 32 * MiB, MiB, 0x05)
+        s5, m5 = self.snapshot(volume, 's5')
+        self.assertEqual([('full', 'first'), ('incremental', None),
+                          ('incremental', None), ('full', 'delta_max'),
+                          ('incremental', None)],
+                         self.kinds([s1, s2, s3, s4, s5]))
+        self.assertEqual(s4.id, s5.metadata['incsnap:parent'])
+        modes = [r['mode'] for r in self.chain_doc(volume)['snapshots']]
+        self.assertEqual(['online', 'online', 'offline', 'online',
+                          'online'], modes)
+        # Online checkpoints are kept for redefinition.
+        doc = self.chain_doc(volume)
+        self.assertIn('<name>incsnap-%s</name>' % s5.id,
+                      doc['snapshots'][4]['checkpoint_xml'])
+        # Bounded: one bitmap, the newest, once QEMU stored it.
+        self.destroy(vm, graceful=True)
+        self.assertEqual(['incsnap-%s' % s5.id], self.bitmap_names(volume))
+        self.detach(volume, att)
+
+        # R1/R2 (Cinder: volume from snapshot; revert to the newest).
+        from cinder import objects
+        for snap, model in ((s1, m1), (s2, m2)):
+            new = objects.Volume(
+                context=self.ctx, size=1, status='creating',
+                host=volume.host, availability_zone='nova',
+                volume_type_id=volume.volume_type_id, project_id='p',
+                user_id='u')
+            new.create()
+            new.update(self.driver.create_volume_from_snapshot(new, snap))
+            self.addCleanup(self.driver.delete_volume, new)
+            self.assertModel(self.volume_path(new), model)
+        self.offline_write(volume, 0, 4 * MiB, 0xee)
+        self.driver.revert_to_snapshot(self.ctx, volume, s5)
+        self.assertModel(self.volume_path(volume), m5)
+        # D1: delete 5 -> removed. D2: delete 1 -> kept hidden (2, 3 need
+        # it). D3: delete 2 and 3 -> removed, and 1 with them.
+        self.delete_snapshot(s5)
+        self.assertFalse(os.path.exists(self.snap_path(volume, s5)))
+        self.delete_snapshot(s1)
+        self.assertTrue(os.path.exists(self.snap_path(volume, s1)))
+        self.delete_snapshot(s2)
+        self.delete_snapshot(s3)
+        for snap in (s1, s2, s3):
+            self.assertFalse(os.path.exists(self.snap_path(volume, snap)))
+        # T1: template from snapshot 4 still has the files of its time.
+        self.assertModel(self.snap_path(volume, s4), m4)
+
+
+class TestContinuity(OnlineTestCase):
+    """Beyond CloudStack: restarts, migrations, re-attach keep the chain."""
+
+    backend_options = {'snapshot_delta_max': 16}
+
+    def test_restart_migrate_reattach_stay_incremental(self):
+        volume = self.new_volume()
+        vm1 = str(uuid.uuid4())
+        att = self.attach(volume, vm1)
+        self.start(vm1, [volume])
+        self.guest_write(vm1, volume, 0, MiB, 0x11)
+        snaps = [self.snapshot(volume, 's1')[0]]
+        # Restart: libvirt forgets transient domains' checkpoints.
+        self.destroy(vm1, graceful=True)
+        self.start(vm1, [volume])
+        self.guest_write(vm1, volume, MiB, MiB, 0x12)
+        snaps.append(self.snapshot(volume, 's2')[0])
+        # Re-attach to another VM, as its second disk.
+        self.destroy(vm1, graceful=True)
+        self.detach(volume, att)
+        other = self.new_volume()
+        vm2 = str(uuid.uuid4())
+        self.attach(volume, vm2)
+        self.start(vm2, [other, volume])
+        self.guest_write(vm2, volume, 2 * MiB, MiB, 0x13, disk_index=1)
+        snaps.append(self.snapshot(volume, 's3')[0])
+        # Snapshot again without restart: the domain knows the checkpoint.
+        self.guest_write(vm2, volume, 3 * MiB, MiB, 0x14, disk_index=1)
+        snaps.append(self.snapshot(volume, 's4')[0])
+        self.assertEqual([('full', 'first')] + [('incremental', None)] * 3,
+                         self.kinds(snaps))
+        # The other disk of vm2 got no bitmap of ours.
+        self.destroy(vm2, graceful=True)
+        self.assertEqual([], self.bitmap_names(other))
+        self.assertEqual(['incsnap-%s' % snaps[-1].id],
+                         self.bitmap_names(volume))
+
+    def test_qemu_killed_gives_full_with_reason(self):
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, 0x21)
+        s1, _ = self.snapshot(volume, 's1')
+        self.destroy(vm, graceful=True)
+        # The bitmap is in the image now; a new QEMU loads it and dies.
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, MiB, MiB, 0x22)
+        self.kill_qemu(vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 2 * MiB, MiB, 0x23)
+        s2, _ = self.snapshot(volume, 's2')
+        self.assertEqual('full', s2.metadata['incsnap:kind'])
+        self.assertEqual('bitmap_inconsistent',
+                         s2.metadata['incsnap:full_reason'])
+        self.guest_write(vm, volume, 3 * MiB, MiB, 0x24)
+        s3, _ = self.snapshot(volume, 's3')
+        self.assertEqual('incremental', s3.metadata['incsnap:kind'])
+
+    def test_incremental_off_running_vm_gets_full_without_checkpoint(self):
+        driver = self.make_driver(kvm_incremental_snapshot=False)
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, 0x31)
+        s1, _ = self.snapshot(volume, 's1', driver=driver)
+        self.guest_write(vm, volume, MiB, MiB, 0x32)
+        s2, _ = self.snapshot(volume, 's2', driver=driver)
+        self.assertEqual([('full', 'disabled')] * 2, self.kinds([s1, s2]))
+        dom = self.conn.lookupByUUIDString(vm)
+        self.assertEqual([], dom.listAllCheckpoints(0))
+
+    def test_stopped_vm_is_offline(self):
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        # Attached in Cinder, but the VM is not running.
+        self.offline_write(volume, 0, MiB, 0x41)
+        s1, _ = self.snapshot(volume, 's1')
+        self.offline_write(volume, MiB, MiB, 0x42)
+        s2, _ = self.snapshot(volume, 's2')
+        self.assertEqual([('full', 'first'), ('incremental', None)],
+                         self.kinds([s1, s2]))
+        modes = [r['mode'] for r in self.chain_doc(volume)['snapshots']]
+        self.assertEqual(['offline', 'offline'], modes)
+        # Then started: the offline bitmap serves the online incremental.
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 2 * MiB, MiB, 0x43)
+        s3, _ = self.snapshot(volume, 's3')
+        self.assertEqual('incremental', s3.metadata['incsnap:kind'])
+        self.assertEqual(s2.id, s3.metadata['incsnap:parent'])
