@@ -26,13 +26,14 @@ bare file name), so the chain reads the same from every host's mount point.
 import os
 import re
 
-from oslo_utils import uuidutils
-
 SNAPSHOT_DIR_SUFFIX = '.incsnap'
 PART_SUFFIX = '.part'
-_SNAPSHOT_FILE = re.compile(
-    r'^snapshot-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-    r'[0-9a-f]{12})\.qcow2$')
+# The canonical spelling only (what Cinder generates): then every name
+# built from an id reads back to it with snapshot_id_of.
+_UUID = (r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+         r'[0-9a-f]{12}')
+_CANONICAL_UUID = re.compile(_UUID)
+_SNAPSHOT_FILE = re.compile(r'^snapshot-(%s)\.qcow2$' % _UUID)
 
 
 class UnsafeName(ValueError):
@@ -40,7 +41,7 @@ class UnsafeName(ValueError):
 
 
 def check_uuid(kind, value):
-    if not uuidutils.is_uuid_like(value) or '/' in str(value):
+    if not _CANONICAL_UUID.fullmatch(str(value)):
         raise UnsafeName('%s id %r is not a UUID' % (kind, value))
     return str(value)
 

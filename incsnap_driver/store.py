@@ -103,7 +103,8 @@ class ChainStore:
                 % (data['volume_id'], volume_id))
         try:
             return from_dict(data)
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, AttributeError) as exc:
+            # AttributeError: a record that is not a JSON object.
             raise ChainDocumentError(self.path, 'malformed record (%s)'
                                      % exc)
 

@@ -36,9 +36,14 @@ def text(version):
     return '.'.join(str(part) for part in version)
 
 
+def _pad(version):
+    # (6, 1) is 6.1.0; as plain tuples (6, 1) < (6, 1, 0).
+    return (tuple(version) + (0, 0, 0))[:3]
+
+
 def check(found, needed=MIN_QEMU):
     """None when ``found`` is new enough, else the error message."""
-    if tuple(found) >= tuple(needed):
+    if _pad(found) >= _pad(needed):
         return None
     return ('kvm_incremental_snapshot is enabled but QEMU %s is installed; '
             'incremental snapshots need QEMU >= %s'
