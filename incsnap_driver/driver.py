@@ -610,6 +610,9 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                                              'snap': snapshot.id,
                                              'err': exc})
         chain.journal = None
+        # The volume now carries plan.new_bitmap (cleared or fresh), named
+        # after the snapshot: the next snapshot is its incremental child.
+        record.bitmap = plan.new_bitmap
         chain.head = snapshot.id if plan.new_bitmap else None
         chain_store.save(chain)
 

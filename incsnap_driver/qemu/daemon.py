@@ -221,15 +221,27 @@ class StorageDaemon:
         self._remove_workdir()
 
     def _alive(self):
-        """True while the process exists and is not a zombie."""
+        """True while any thread of the process runs.
+
+        A process whose main thread has exited shows as a zombie while its
+        other threads may still be closing images (and holding their
+        locks): every task is looked at.
+        """
+        task_dir = '/proc/%d/task' % self.pid
         try:
-            with open('/proc/%d/stat' % self.pid) as f:
-                stat = f.read()
+            tasks = os.listdir(task_dir)
         except (FileNotFoundError, ProcessLookupError):
             return False
-        # The state follows the command name, which is in parentheses.
-        state = stat.rsplit(')', 1)[1].split()[0]
-        return state not in ('Z', 'X')
+        for task in tasks:
+            try:
+                with open(os.path.join(task_dir, task, 'stat')) as f:
+                    stat = f.read()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            # The state follows the command name, which is in parentheses.
+            if stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X'):
+                return True
+        return False
 
     def _wait_exit(self, timeout):
         deadline = time.monotonic() + timeout

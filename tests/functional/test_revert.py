@@ -101,3 +101,28 @@ class TestRevert(base.FunctionalTestCase):
         driver.revert_to_snapshot(self.ctx, self.volume, self.s2)
         self.assertSameContent(self.ref2, self.path)
         self.assertEqual([], self.bitmap_names(self.volume))
+
+
+class TestRevertStartsChain(base.FunctionalTestCase):
+
+    backend_options = {'kvm_incremental_snapshot': False}
+
+    def test_revert_to_untracked_snapshot_then_incremental(self):
+        # Taken while incremental snapshots were off: no bitmap.
+        volume = self.create_volume()
+        self.write(volume, 0, 4 * MiB, 0x31)
+        ref1 = self.reference(volume, 's1')
+        s1 = self.create_snapshot(volume)
+        self.write(volume, 0, MiB, 0x32)
+        # Turned on; revert rebuilds the volume with a bitmap named after
+        # s1, so the next snapshot is an incremental child of s1.
+        driver = self.make_driver(kvm_incremental_snapshot=True)
+        driver.revert_to_snapshot(self.ctx, volume, s1)
+        self.assertSameContent(ref1, self.volume_path(volume))
+        self.write(volume, 8 * MiB, MiB, 0x33)
+        ref2 = self.reference(volume, 's2')
+        s2 = self.create_snapshot(volume, driver=driver)
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
+        self.assertSameContent(ref2, self.snap_path(volume, s2))
+        self.assertLessEqual(self.allocated(self.snap_path(volume, s2)), MiB)
