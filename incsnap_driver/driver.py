@@ -201,8 +201,31 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                 data=_('Volume %(vol)s: %(err)s. Inspect it with '
                        'incsnap-manage verify.') % {'vol': volume.id,
                                                     'err': exc})
+        if not chain_store.exists():
+            # No document but snapshot files: it was removed from outside.
+            # Going on would take the files for leftovers and plan as if
+            # the volume had no snapshot.
+            _vol, snap_dir = self._paths(volume)
+            files = [n for n in self._listdir(snap_dir)
+                     if layout.snapshot_id_of(n)]
+            if files:
+                raise exception.VolumeBackendAPIException(
+                    data=_('Volume %(vol)s: the chain document %(doc)s is '
+                           'missing while %(n)d snapshot file(s) exist '
+                           '(%(files)s). Inspect it with incsnap-manage '
+                           'verify.') % {'vol': volume.id,
+                                         'doc': chain_store.path,
+                                         'n': len(files),
+                                         'files': ', '.join(files[:3])})
         self._recover(volume, chain, chain_store)
         return chain, chain_store
+
+    @staticmethod
+    def _listdir(directory):
+        try:
+            return sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
 
     def _recover(self, volume, chain, chain_store):
         """Undo what a killed process left half done on this volume."""
@@ -225,17 +248,20 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         self._remove_orphans(volume, chain, snap_dir)
 
     def _remove_orphans(self, volume, chain, snap_dir):
-        """Remove files of operations that never completed."""
-        if not os.path.isdir(snap_dir):
-            return
-        known = {r.file for r in chain.snapshots}
-        for name in os.listdir(snap_dir):
-            if name == store.DOCUMENT or name in known:
+        """Remove files of operations that never completed.
+
+        Only files that are never complete data are removed: partial
+        copies, undo files no journal refers to, temporary documents. A
+        complete snapshot file the document does not list is left for the
+        operator (incsnap-manage gc): removing data is not for guesses.
+        """
+        journal = chain.journal or {}
+        for name in self._listdir(snap_dir):
+            if name == journal.get('undo'):
                 continue
             if (name.endswith(layout.PART_SUFFIX) or
                     name.endswith('.undo.qcow2') or
-                    name.startswith('.chain.') or
-                    layout.snapshot_id_of(name)):
+                    name.startswith('.chain.')):
                 LOG.warning('Volume %(vol)s: removing leftover %(file)s.',
                             {'vol': volume.id, 'file': name})
                 self._remove(os.path.join(snap_dir, name))
@@ -532,7 +558,10 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                      '%(vol)s.', {'snap': snapshot_id, 'vol': volume.id})
             self._remove(os.path.join(snap_dir, record.file))
         chain_mod.apply_delete(chain, plan)
-        if chain.snapshots or chain.journal:
+        others = [n for n in self._listdir(snap_dir) if n != store.DOCUMENT]
+        if chain.snapshots or chain.journal or others:
+            # A document stays while any file does: a folder with snapshot
+            # files and no document is damage, not an empty chain.
             chain_store.save(chain)
         else:
             chain_store.remove()
@@ -678,8 +707,10 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         with volume.obj_as_admin():
             volume.save()
 
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    # One decorator with both names: Cinder sorts them, so two operations
+    # never take the same two locks in opposite orders.
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
+                               '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
         """A new independent volume with the snapshot's content."""
         source = snapshot.volume
@@ -703,8 +734,8 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                                      'err': exc.stderr or exc})
         return {'provider_location': volume.provider_location}
 
-    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}')
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}',
+                               '{self.driver_prefix}-{volume.id}')
     def create_cloned_volume(self, volume, src_vref):
         """A new independent volume with the content of ``src_vref``."""
         self._validate_state(src_vref.status,

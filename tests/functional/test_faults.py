@@ -244,3 +244,98 @@ class BrokenTools(base.FunctionalTestCase):
         self.assertIn(doc, str(exc))
         # Nothing was removed on the strength of a broken document.
         self.assertTrue(os.path.exists(self.snap_path(volume, s1)))
+
+
+class DamageFromOutside(base.FunctionalTestCase):
+    """Files changed behind the driver's back.
+
+    Clear errors or a correct full snapshot, never a silently wrong one,
+    never data removed.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.volume = self.create_volume()
+        self.write(self.volume, 0, MiB, 0x10)
+        self.ref1 = self.reference(self.volume, 's1')
+        self.s1 = self.create_snapshot(self.volume)
+        self.write(self.volume, MiB, MiB, 0x11)
+        self.ref2 = self.reference(self.volume, 's2')
+        self.s2 = self.create_snapshot(self.volume)
+        self.doc = os.path.join(self.snap_dir(self.volume), 'chain.json')
+
+    def new_snapshot_object(self):
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=self.volume.id, status='creating',
+            volume_size=1, volume_type_id=self.volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        return snap
+
+    def test_chain_document_removed(self):
+        os.unlink(self.doc)
+        snap = self.new_snapshot_object()
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_snapshot, snap)
+        self.assertIn(self.volume.id, str(exc))
+        self.assertIn('chain.json', str(exc))
+        self.assertIn('missing', str(exc))
+        # The snapshot files are still there, unchanged.
+        self.assertSameContent(self.ref1,
+                               self.snap_path(self.volume, self.s1))
+        self.assertSameContent(self.ref2,
+                               self.snap_path(self.volume, self.s2))
+
+    def test_bitmap_removed_by_hand(self):
+        base.sh('qemu-img', 'bitmap', '--remove',
+                self.volume_path(self.volume), 'incsnap-%s' % self.s2.id)
+        self.write(self.volume, 2 * MiB, MiB, 0x12)
+        ref = self.reference(self.volume, 's3')
+        s3 = self.create_snapshot(self.volume)
+        self.assertEqual('full', s3.metadata['incsnap:kind'])
+        self.assertEqual('bitmap_missing', s3.metadata['incsnap:full_reason'])
+        self.assertSameContent(ref, self.snap_path(self.volume, s3))
+
+    def test_middle_of_chain_missing(self):
+        os.unlink(self.snap_path(self.volume, self.s1))
+        # s2 needs s1: reading it fails with a message naming the file.
+        from cinder import objects
+        new = objects.Volume(
+            context=self.ctx, size=1, status='creating',
+            host=self.volume.host, availability_zone='nova',
+            volume_type_id=self.volume.volume_type_id, project_id='p',
+            user_id='u')
+        new.create()
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_volume_from_snapshot,
+                                new, self.s2)
+        self.assertIn(self.s2.id, str(exc))
+        self.assertIn('snapshot-%s.qcow2' % self.s1.id, str(exc))
+        self.assertFalse(os.path.exists(self.volume_path(new)))
+        self.assertNotIn('.part', ' '.join(self.share_files()))
+        # A revert to s2 fails cleanly too, the volume untouched.
+        self.write(self.volume, 0, MiB, 0x66)
+        ref_now = self.reference(self.volume, 'now')
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.revert_to_snapshot, self.ctx,
+                                self.volume, self.s2)
+        self.assertIn(self.volume.id, str(exc))
+        self.assertSameContent(ref_now, self.volume_path(self.volume))
+
+    def test_stray_complete_snapshot_file_is_not_removed(self):
+        stray = os.path.join(self.snap_dir(self.volume),
+                             'snapshot-%s.qcow2' % (
+                                 '00000000-0000-4000-8000-000000000000'))
+        base.sh('cp', self.snap_path(self.volume, self.s1), stray)
+        part = stray + '.part'
+        base.sh('cp', self.snap_path(self.volume, self.s1), part)
+        self.write(self.volume, 3 * MiB, MiB, 0x13)
+        self.create_snapshot(self.volume)
+        # The partial copy went; the complete file is left to the operator.
+        self.assertFalse(os.path.exists(part))
+        self.assertTrue(os.path.exists(stray))
+        # Deleting every snapshot keeps the document while a file remains.
+        for snap in (self.s1, self.s2):
+            self.delete_snapshot(snap)
+        self.assertTrue(os.path.exists(self.doc))
