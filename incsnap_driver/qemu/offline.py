@@ -76,6 +76,43 @@ def _remove_bitmaps(daemon, node, names):
             LOG.warning('Could not remove bitmap %s: %s', name, exc)
 
 
+class NoSpace(daemon_mod.DaemonError):
+    """The share has not enough free space for the copy."""
+
+
+# qcow2 metadata of a copy: L2 tables, refcounts (1-2% of the data), and
+# some slack for the header and the bitmap directory.
+SPACE_SLACK_RATIO = 0.02
+SPACE_SLACK_BYTES = 4 * 1024 * 1024
+
+
+def check_space(target_path, needed):
+    """Refuse to start a copy of ``needed`` bytes that cannot fit."""
+    directory = os.path.dirname(target_path) or '.'
+    stat = os.statvfs(directory)
+    free = stat.f_bavail * stat.f_frsize
+    want = int(needed * (1 + SPACE_SLACK_RATIO)) + SPACE_SLACK_BYTES
+    if want > free:
+        raise NoSpace('not enough free space in %s: the copy needs about '
+                      '%d MiB, %d MiB are free'
+                      % (directory, want // 2 ** 20, free // 2 ** 20))
+
+
+def _dirty_bytes(qsd, bitmap):
+    for state in qsd.bitmaps(VOLUME_NODE):
+        if state.get('name') == bitmap:
+            return int(state.get('count', 0))
+    return 0
+
+
+def _close_and_remove(qsd, node, path):
+    try:
+        qsd.qmp('blockdev-del', **{'node-name': node})
+    except qmp.QMPError as exc:
+        LOG.warning('Could not close %s: %s', path, exc)
+    _remove_file(path)
+
+
 def snapshot(volume_path, target_path, size, timeout,
              volume_fmt='qcow2', backing_file=None, source_bitmap=None,
              new_bitmap=None, drop_bitmaps=(), progress=None, speed=0,
@@ -129,10 +166,19 @@ def snapshot(volume_path, target_path, size, timeout,
     try:
         with daemon_mod.StorageDaemon(blockdevs, execute=execute,
                                       owner_uid=owner_uid) as qsd:
+            if source_bitmap:
+                needed = _dirty_bytes(qsd, source_bitmap)
+            else:
+                needed = os.stat(volume_path).st_blocks * 512
+            check_space(target_path, needed)
             qsd.qmp('transaction', actions=actions)
             try:
                 qsd.run_job('incsnap-snapshot', timeout, progress)
             except daemon_mod.DaemonError:
+                # Free the partial target's space first: QEMU writes the
+                # volume's bitmaps back when it quits, and on a full share
+                # it could not, leaving them inconsistent.
+                _close_and_remove(qsd, TARGET_NODE, target_path)
                 if new_bitmap:
                     _remove_bitmaps(qsd, VOLUME_NODE, [new_bitmap])
                 raise

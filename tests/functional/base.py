@@ -113,6 +113,7 @@ class FunctionalTestCase(testtools.TestCase):
 
     backend_options = {}
     availability_zone = 'nova'
+    export_size = None
 
     def setUp(self):
         super().setUp()
@@ -131,6 +132,10 @@ class FunctionalTestCase(testtools.TestCase):
         self.mount_point = os.path.join(
             self.mount_base, hashlib.md5(self.share.encode()).hexdigest())
         os.makedirs(self.mount_point)
+        if self.export_size:
+            # A small file system as the export: the share can run full.
+            sh('mount', '-t', 'tmpfs', '-o', 'size=%d' % self.export_size,
+               'incsnap-test', self.export)
         sh('mount', '--bind', self.export, self.mount_point)
         self.addCleanup(self._unmount)
         self.ref_dir = tempfile.mkdtemp(dir=os.path.join(self.root, 'refs'))
@@ -139,6 +144,8 @@ class FunctionalTestCase(testtools.TestCase):
 
     def _unmount(self):
         sh('umount', self.mount_point, check=False)
+        if self.export_size:
+            sh('umount', self.export, check=False)
         shutil.rmtree(self.export, ignore_errors=True)
         try:
             os.rmdir(self.mount_point)
