@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -362,3 +363,103 @@ class TestContinuity(OnlineTestCase):
         s3, _ = self.snapshot(volume, 's3')
         self.assertEqual('incremental', s3.metadata['incsnap:kind'])
         self.assertEqual(s2.id, s3.metadata['incsnap:parent'])
+
+
+class TestOnlineFaults(OnlineTestCase):
+    """libvirt side failures while a live snapshot job runs."""
+
+    def qmp(self, instance_uuid, execute, **arguments):
+        dom = self.conn.lookupByUUIDString(instance_uuid)
+        command = {'execute': execute}
+        if arguments:
+            command['arguments'] = arguments
+        return json.loads(libvirt_qemu.qemuMonitorCommand(
+            dom, json.dumps(command), 0))['return']
+
+    def start_slow_snapshot(self, volume, vm):
+        """create_snapshot in a thread, its job throttled to 1 MiB/s."""
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=volume.id, status='creating',
+            volume_size=volume.size, volume_type_id=volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        outcome = {}
+
+        def take():
+            try:
+                self.driver.create_snapshot(
+                    objects.Snapshot.get_by_id(self.ctx, snap.id))
+            except Exception as exc:
+                outcome['error'] = exc
+
+        thread = threading.Thread(target=take)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while True:
+            jobs = self.qmp(vm, 'query-block-jobs')
+            if jobs:
+                for job in jobs:
+                    self.qmp(vm, 'block-job-set-speed',
+                             device=job['device'], speed=MiB)
+                break
+            self.assertLess(time.monotonic(), deadline, 'no job started')
+            time.sleep(0.02)
+        return snap, thread, outcome
+
+    def test_domain_destroyed_during_job(self):
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, 0x51)
+        s1, m1 = self.snapshot(volume, 's1')
+        self.guest_write(vm, volume, 4 * MiB, 32 * MiB, 0x52)
+        snap, thread, outcome = self.start_slow_snapshot(volume, vm)
+        time.sleep(0.5)
+        self.destroy(vm, graceful=True)
+        thread.join(120)
+        self.assertFalse(thread.is_alive())
+        from cinder import exception
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertIn(snap.id, str(outcome['error']))
+        # No partial file; s1 intact; the volume holds what the guest wrote.
+        self.assertEqual(
+            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+            self.files_in(self.snap_dir(volume)))
+        self.assertModel(self.snap_path(volume, s1), m1)
+        self.assertModel(self.volume_path(volume),
+                         self.model_now(volume, 'now'))
+        # VM stopped: the next snapshot goes offline, incremental from s1
+        # (the clean stop stored its bitmap), and is correct.
+        s2, _ = self.snapshot(volume, 's2')
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
+        self.assertEqual(['incsnap-%s' % s2.id], self.bitmap_names(volume))
+
+    def test_job_timeout_online(self):
+        driver = self.make_driver(incsnap_copy_timeout=2)
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, 0x61)
+        s1, _ = self.snapshot(volume, 's1')
+        self.guest_write(vm, volume, 4 * MiB, 32 * MiB, 0x62)
+        self.driver = driver
+        snap, thread, outcome = self.start_slow_snapshot(volume, vm)
+        thread.join(120)
+        self.assertIn('did not finish', str(outcome.get('error')))
+        self.assertEqual(
+            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+            self.files_in(self.snap_dir(volume)))
+        # No checkpoint of the failed job is left in the domain.
+        dom = self.conn.lookupByUUIDString(vm)
+        names = [c.getName() for c in dom.listAllCheckpoints(0)]
+        self.assertNotIn('incsnap-%s' % snap.id, names)
+        # The next snapshot is still incremental from s1, and right.
+        self.guest_write(vm, volume, 40 * MiB, MiB, 0x63)
+        s2, _ = self.snapshot(volume, 's2', driver=self.make_driver())
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
