@@ -569,6 +569,8 @@ def unexpected_entries(scan):
         if name in known:
             continue  # judged by check_snapshot_files
         ours = _orphan_reason(name) is not None
+        if ours and entry.type in (FILE, SYMLINK):
+            continue  # an orphan: reported by find_orphans' caller
         if entry.type == SYMLINK:
             problems.append(Problem(ERROR, 'symlink', _symlink_text(entry),
                                     volume=scan.volume_id,
@@ -659,7 +661,8 @@ def gc_plan(listing, scans, min_age=0):
         for orphan in find_orphans(scan):
             consider(orphan)
         for name, entry in sorted(scan.entries.items()):
-            if entry.type == SYMLINK:
+            # Symlinks with an orphan's name were refused above.
+            if entry.type == SYMLINK and _orphan_reason(name) is None:
                 refused.append(Problem(ERROR, 'symlink',
                                        _symlink_text(entry),
                                        volume=scan.volume_id,
