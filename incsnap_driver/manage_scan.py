@@ -108,7 +108,13 @@ def _short(exc):
 
 
 def processes_with_open_files():
-    """{real path: ['pid 123 (qemu-system-x86)', ...]} on this host."""
+    """{volume file name: [(label, /proc/PID/fd/N)]} of this host.
+
+    Only descriptors whose target is named like a volume are kept; which
+    volume they hold is decided by :func:`holders` on (device, inode), so
+    a VM that opened the volume through another mount of the same share
+    (Nova mounts it elsewhere) is recognised too.
+    """
     found = {}
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
@@ -121,16 +127,37 @@ def processes_with_open_files():
         except OSError:
             continue
         for fd in fds:
+            fd_path = os.path.join(fd_dir, fd)
             try:
-                target = os.readlink(os.path.join(fd_dir, fd))
+                target = os.readlink(fd_path)
             except OSError:
                 continue
-            if target.startswith('/'):
-                label = 'pid %s (%s)' % (pid, comm)
-                holders = found.setdefault(target, [])
-                if label not in holders:
-                    holders.append(label)
+            name = os.path.basename(target)
+            if checks.VOLUME_FILE.match(name):
+                found.setdefault(name, []).append(
+                    ('pid %s (%s)' % (pid, comm), fd_path))
     return found
+
+
+def holders(volume_path, open_files):
+    """Labels of the processes that have ``volume_path`` open."""
+    candidates = open_files.get(os.path.basename(volume_path), [])
+    if not candidates:
+        return []
+    try:
+        st = os.stat(volume_path)
+    except OSError:
+        return []
+    labels = []
+    for label, fd_path in candidates:
+        try:
+            fd_st = os.stat(fd_path)
+        except OSError:
+            continue
+        if ((fd_st.st_dev, fd_st.st_ino) == (st.st_dev, st.st_ino) and
+                label not in labels):
+            labels.append(label)
+    return labels
 
 
 def _checkable(name, entries, images):
@@ -165,8 +192,7 @@ def scan_volume(share_dir, volume_id, listing, open_files=None,
     volume_path = os.path.join(share_dir, scan.volume_file)
     if scan.volume is not None and scan.volume.type == checks.FILE:
         if open_files is not None:
-            scan.open_by = list(open_files.get(
-                os.path.realpath(volume_path), []))
+            scan.open_by = holders(volume_path, open_files)
         if deep:
             scan.volume_image = image_facts(volume_path, execute)
             if (not scan.volume_image.error and

@@ -272,8 +272,10 @@ class TestDamage(ManageTestCase):
 
     def test_bitmap_left_in_use(self):
         # A QEMU that dies leaves its bitmaps flagged in-use: emulate with
-        # a storage daemon killed while it has the volume open.
-        volume_path = self.volume_path(self.volume)
+        # a storage daemon killed while it has the volume open. It opens
+        # the volume through another path to the same file (as a VM does
+        # through Nova's own mount of the share).
+        volume_path = os.path.join(self.export, self.vol_rel)
         sock = os.path.join(self.ref_dir, 'qsd.sock')
         proc = subprocess.Popen(
             ['qemu-storage-daemon', '--blockdev',
