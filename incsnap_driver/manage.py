@@ -257,7 +257,7 @@ def cmd_chains(conf, dirs, out):
                 '' if volume['volume_file_present']
                 else '  (volume file missing)'))
             if volume['error']:
-                out.write('  UNREADABLE: %s\n' % volume['error'])
+                out.write('  UNREADABLE: %s\n' % printable(volume['error']))
                 status = EXIT_PROBLEMS
                 continue
             if not volume['snapshots']:
@@ -273,6 +273,7 @@ def cmd_chains(conf, dirs, out):
                     else 'MISSING',
                     _size(row['chain_bytes']),
                     row['full_reason'] or '-', row['mode'] or '-'))
+                rows[-1] = tuple(printable(cell) for cell in rows[-1])
             widths = [max(len(r[i]) for r in rows)
                       for i in range(len(header))]
             for row in rows:
@@ -283,6 +284,17 @@ def cmd_chains(conf, dirs, out):
     return status
 
 
+def printable(text):
+    """``text`` with its control characters escaped.
+
+    A hostile file name then cannot forge output lines or drive the
+    terminal.
+    """
+    return ''.join(c if c.isprintable() else
+                   c.encode('unicode_escape').decode('ascii')
+                   for c in str(text))
+
+
 def format_problem(problem):
     where = []
     if problem.volume:
@@ -291,8 +303,9 @@ def format_problem(problem):
         where.append('snapshot %s' % problem.snapshot)
     if problem.file:
         where.append('file %s' % problem.file)
-    return '%-7s %s: %s [%s]' % (problem.severity.upper(), ' '.join(where),
-                                 problem.message, problem.code)
+    return printable('%-7s %s: %s [%s]' % (
+        problem.severity.upper(), ' '.join(where), problem.message,
+        problem.code))
 
 
 def cmd_verify(conf, dirs, out):
@@ -344,10 +357,10 @@ def cmd_gc(conf, dirs, out):
                     out.write('NOT REMOVED %s: %s\n' % (orphan.path, exc))
                     status = EXIT_PROBLEMS
                     continue
-                out.write('removed %s  (%s)\n' % (orphan.path,
+                out.write('removed %s  (%s)\n' % (printable(orphan.path),
                                                   orphan.reason))
             else:
-                out.write('orphan  %s  (%s)\n' % (orphan.path,
+                out.write('orphan  %s  (%s)\n' % (printable(orphan.path),
                                                   orphan.reason))
         for problem in refused:
             out.write(format_problem(problem) + '\n')

@@ -473,3 +473,15 @@ class TestGcPlan(CheckTestCase):
         removable, refused = checks.gc_plan(listing, [scan])
         self.assertEqual([], removable)
         self.assertIn('photo.jpg', refused[0].message)
+
+
+class TestOutput(testtools.TestCase):
+
+    def test_hostile_names_cannot_forge_lines(self):
+        from incsnap_driver import manage
+        problem = checks.Problem(
+            checks.WARNING, 'unexpected_name', 'ignored', volume=VOL,
+            file='volume-%s.incsnap/x\nERROR   forged\x1b[2J' % VOL)
+        line = manage.format_problem(problem)
+        self.assertEqual(1, len(line.splitlines()))
+        self.assertIn('x\\nERROR   forged\\x1b[2J', line)
