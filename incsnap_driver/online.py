@@ -23,6 +23,7 @@ import dataclasses
 import datetime
 import time
 
+import libvirt
 from oslo_log import log as logging
 
 from incsnap_driver import chain as chain_mod
@@ -130,6 +131,12 @@ def take(disk, relative_target, plan, timeout, progress, quiesce,
                 incremental=plan.source_bitmap, timeout=timeout,
                 progress=progress, quiesce=quiesce,
                 remove_target=remove_target)
+        except libvirt.libvirtError as exc:
+            # The domain went away (destroyed, crashed, migrated off) or
+            # libvirtd broke the connection while the job ran; run_backup
+            # has aborted what it could and removed the target.
+            raise errors.BackupFailed('Backup of %s failed: %s'
+                                      % (disk.source, exc))
         except errors.DomainBusy:
             if time.monotonic() > deadline:
                 raise
