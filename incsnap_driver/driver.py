@@ -182,8 +182,24 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         return None
 
     def _paths(self, volume):
+        """The volume's file and snapshot folder, checked to be on its share.
+
+        A snapshot folder (or volume file) that is a symlink, or resolves
+        outside the share, is refused: the driver writes, reads and removes
+        files there.
+        """
         volume_path = self.local_path(volume)
-        return volume_path, layout.snapshot_dir(volume_path)
+        snap_dir = layout.snapshot_dir(volume_path)
+        share_root = os.path.dirname(volume_path)
+        for path in (volume_path, snap_dir):
+            if os.path.islink(path) or (
+                    os.path.lexists(path) and
+                    not layout.is_inside(share_root, path)):
+                raise exception.VolumeBackendAPIException(
+                    data=_('Volume %(vol)s: %(path)s is a symbolic link or '
+                           'leads out of the share; refusing to use it.')
+                    % {'vol': volume.id, 'path': path})
+        return volume_path, snap_dir
 
     def _store(self, volume):
         _vol, snap_dir = self._paths(volume)
@@ -390,7 +406,10 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         a stopped VM) qemu-storage-daemon runs the same job on the file.
         """
         volume = snapshot.volume
-        layout.check_uuid('snapshot', snapshot.id)
+        try:
+            layout.check_uuid('snapshot', snapshot.id)
+        except layout.UnsafeName as exc:
+            raise exception.InvalidSnapshot(reason=str(exc))
         chain, chain_store = self._load_chain(volume)
         volume_path, snap_dir = self._paths(volume)
         if not os.path.exists(volume_path):

@@ -29,6 +29,7 @@ import os
 import tempfile
 
 from incsnap_driver import chain as chain_mod
+from incsnap_driver import layout
 
 FORMAT_VERSION = 1
 DOCUMENT = 'chain.json'
@@ -64,6 +65,39 @@ def from_dict(data):
                            snapshots=records,
                            head=data.get('head'),
                            journal=data.get('journal'))
+
+
+def unsafe_names(chain):
+    """Why the document's file names cannot be trusted, or None.
+
+    Every file the driver opens, removes or names as a backing file comes
+    from the document: each must be exactly the name the driver gives that
+    snapshot (or revert), so that a tampered document cannot point the
+    driver at a file outside the volume's snapshot folder.
+    """
+    for record in chain.snapshots:
+        try:
+            expected = layout.snapshot_file(record.id)
+        except layout.UnsafeName as exc:
+            return str(exc)
+        if record.file != expected:
+            return ('snapshot %s names file %r, expected %s'
+                    % (record.id, record.file, expected))
+        if record.parent is not None:
+            try:
+                layout.check_uuid('parent snapshot', record.parent)
+            except layout.UnsafeName as exc:
+                return str(exc)
+    journal = chain.journal
+    if journal:
+        try:
+            expected = layout.undo_file(journal.get('snapshot'))
+        except (layout.UnsafeName, AttributeError) as exc:
+            return 'journal: %s' % exc
+        if journal.get('undo') != expected:
+            return ('journal names undo file %r, expected %s'
+                    % (journal.get('undo'), expected))
+    return None
 
 
 class ChainStore:
@@ -102,11 +136,15 @@ class ChainStore:
                 self.path, 'belongs to volume %s, not %s'
                 % (data['volume_id'], volume_id))
         try:
-            return from_dict(data)
+            chain = from_dict(data)
         except (TypeError, KeyError, AttributeError) as exc:
             # AttributeError: a record that is not a JSON object.
             raise ChainDocumentError(self.path, 'malformed record (%s)'
                                      % exc)
+        problem = unsafe_names(chain)
+        if problem:
+            raise ChainDocumentError(self.path, problem)
+        return chain
 
     def save(self, chain):
         os.makedirs(self.directory, exist_ok=True)

@@ -24,21 +24,27 @@ from incsnap_driver import store
 VOL = '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f10'
 
 
+SA = '11111111-1111-4111-8111-111111111111'
+SB = '22222222-2222-4222-8222-222222222222'
+
+
 def _chain():
     return chain_mod.Chain(
         volume_id=VOL,
         snapshots=[
             chain_mod.SnapshotRecord(
-                id='a', file='snapshot-a.qcow2', kind=chain_mod.FULL,
+                id=SA, file='snapshot-%s.qcow2' % SA, kind=chain_mod.FULL,
                 depth=1, reason=chain_mod.REASON_FIRST, hidden=True,
-                bitmap='incsnap-a', size=1 << 30, created_at='2024-01-01',
+                bitmap='incsnap-' + SA, size=1 << 30,
+                created_at='2024-01-01',
                 checkpoint_xml='<domaincheckpoint/>', mode='online'),
             chain_mod.SnapshotRecord(
-                id='b', file='snapshot-b.qcow2',
-                kind=chain_mod.INCREMENTAL, depth=2, parent='a',
-                bitmap='incsnap-b', size=1 << 30, mode='offline')],
-        head='b',
-        journal={'op': 'revert', 'snapshot': 'b', 'undo': 'u.qcow2'})
+                id=SB, file='snapshot-%s.qcow2' % SB,
+                kind=chain_mod.INCREMENTAL, depth=2, parent=SA,
+                bitmap='incsnap-' + SB, size=1 << 30, mode='offline')],
+        head=SB,
+        journal={'op': 'revert', 'snapshot': SB,
+                 'undo': 'revert-%s.undo.qcow2' % SB})
 
 
 class ChainStoreTest(testtools.TestCase):
@@ -83,7 +89,7 @@ class ChainStoreTest(testtools.TestCase):
         chain.journal = None
         self.store.save(chain)
         loaded = self.store.load(VOL)
-        self.assertEqual(['a'], [r.id for r in loaded.snapshots])
+        self.assertEqual([SA], [r.id for r in loaded.snapshots])
         self.assertIsNone(loaded.head)
         self.assertIsNone(loaded.journal)
 
@@ -170,3 +176,48 @@ class ChainStoreTest(testtools.TestCase):
         data['snapshots'][0]['from_the_future'] = True
         self._write(json.dumps(data))
         self.assertEqual(_chain(), self.store.load(VOL))
+
+
+class HostileDocumentTest(testtools.TestCase):
+    """A tampered document must not point the driver at other files."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self.store = store.ChainStore(os.path.join(self.root, 'v.incsnap'))
+
+    def assertRefused(self, mutate, expected):
+        data = store.to_dict(_chain())
+        mutate(data)
+        os.makedirs(self.store.directory)
+        with open(self.store.path, 'w') as f:
+            json.dump(data, f)
+        exc = self.assertRaises(store.ChainDocumentError, self.store.load,
+                                VOL)
+        self.assertIn(expected, str(exc))
+        self.assertIn(self.store.path, str(exc))
+
+    def test_file_climbing_out(self):
+        def mutate(data):
+            data['snapshots'][0]['file'] = '../../../etc/shadow'
+        self.assertRefused(mutate, '../../../etc/shadow')
+
+    def test_file_of_another_snapshot(self):
+        def mutate(data):
+            data['snapshots'][1]['file'] = 'snapshot-%s.qcow2' % SA
+        self.assertRefused(mutate, 'expected snapshot-%s.qcow2' % SB)
+
+    def test_id_not_a_uuid(self):
+        def mutate(data):
+            data['snapshots'][0]['id'] = '../x'
+        self.assertRefused(mutate, "'../x' is not a UUID")
+
+    def test_parent_not_a_uuid(self):
+        def mutate(data):
+            data['snapshots'][1]['parent'] = '/etc'
+        self.assertRefused(mutate, "'/etc' is not a UUID")
+
+    def test_journal_undo_elsewhere(self):
+        def mutate(data):
+            data['journal']['undo'] = '/root/.ssh/id_rsa'
+        self.assertRefused(mutate, '/root/.ssh/id_rsa')
