@@ -693,7 +693,8 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         volume_path = self.local_path(volume)
         tmp = layout.revert_file(volume_path)
         try:
-            img.convert(snap_path, tmp, execute=self._run)
+            img.convert(snap_path, tmp, execute=self._run,
+                        rate_limit=self._copy_speed())
             info = img.info(tmp, execute=self._run)
             if info['virtual-size'] < facts.size:
                 img.resize(tmp, facts.size, execute=self._run)
@@ -712,7 +713,8 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         dest = self.local_path(volume)
         tmp = layout.new_volume_part(dest)
         try:
-            img.convert(src_path, tmp, execute=self._run)
+            img.convert(src_path, tmp, execute=self._run,
+                        rate_limit=self._copy_speed())
             info = img.info(tmp, execute=self._run)
             want = max(volume.size * units.Gi, min_size)
             if info['virtual-size'] < want:

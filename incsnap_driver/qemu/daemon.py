@@ -47,6 +47,22 @@ LOG = logging.getLogger(__name__)
 POLL_INTERVAL = 0.2
 
 
+def _pids_with_argument(text):
+    """PIDs of processes whose command line contains ``text``."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
 class DaemonError(Exception):
     """The daemon could not be started, or a job on it failed."""
 
@@ -96,9 +112,12 @@ class StorageDaemon:
         try:
             self.execute(*cmd)
         except processutils.ProcessExecutionError as exc:
+            # The starting process may have died (killed) after forking
+            # the daemon, which would then run on, holding the images.
+            self._kill_strays()
             self._remove_workdir()
             raise DaemonError('qemu-storage-daemon failed to start: %s'
-                              % (exc.stderr or exc).strip())
+                              % (exc.stderr or str(exc)).strip())
         self.pid = self._read_pid()
         if self.owner_uid is not None:
             self.execute('chown', str(self.owner_uid), self.socket_path)
@@ -109,6 +128,25 @@ class StorageDaemon:
             self.kill()
             raise DaemonError(str(exc))
         return self
+
+    def _kill_strays(self, settle=1.0):
+        """Kill any daemon started with this instance's private socket.
+
+        The socket path is unique to this instance, so a process whose
+        command line names it is ours. Looked for during ``settle``
+        seconds: a forked child may take a moment to appear.
+        """
+        deadline = time.monotonic() + settle
+        while True:
+            for pid in _pids_with_argument(self.socket_path):
+                LOG.warning('Killing stray qemu-storage-daemon %s.', pid)
+                try:
+                    self.execute('kill', '-9', str(pid))
+                except processutils.ProcessExecutionError:
+                    pass
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def _read_pid(self):
         try:

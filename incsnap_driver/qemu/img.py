@@ -84,11 +84,12 @@ def create(path, size_bytes, execute=processutils.execute, fmt='qcow2',
 
 
 def convert(src, dest, execute=processutils.execute, out_fmt='qcow2',
-            src_fmt=None, sparse=True, extra_options=None):
+            src_fmt=None, sparse=True, extra_options=None, rate_limit=0):
     """``qemu-img convert``: reads through the whole backing chain.
 
     The result is an independent image (no backing file). qcow2 targets are
-    v3 so that they can hold bitmaps.
+    v3 so that they can hold bitmaps. ``rate_limit``: bytes per second
+    (0: unlimited).
     """
     cmd = ['qemu-img', 'convert', '-U']
     if src_fmt:
@@ -101,6 +102,8 @@ def convert(src, dest, execute=processutils.execute, out_fmt='qcow2',
         cmd += ['-o', ','.join(options)]
     if not sparse:
         cmd += ['-S', '0']
+    if rate_limit:
+        cmd += ['-r', str(int(rate_limit))]
     cmd += [src, dest]
     execute(*cmd)
 

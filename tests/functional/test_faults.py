@@ -29,8 +29,8 @@ MiB = base.MiB
 SLOW = 8 * MiB  # bytes per second
 
 
-def find_daemon(volume_path, timeout=20):
-    """PID of the qemu-storage-daemon that has ``volume_path`` open."""
+def find_process(path, program='qemu-storage-daemon', timeout=20):
+    """PID of the ``program`` process that has ``path`` on its command."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for pid in os.listdir('/proc'):
@@ -41,10 +41,16 @@ def find_daemon(volume_path, timeout=20):
                     cmdline = f.read().decode(errors='replace')
             except OSError:
                 continue
-            if 'qemu-storage-daemon' in cmdline and volume_path in cmdline:
-                return int(pid)
-        time.sleep(0.02)
-    raise AssertionError('no qemu-storage-daemon for %s' % volume_path)
+            if cmdline.startswith(program) or ('/' + program) in cmdline:
+                if path in cmdline:
+                    return int(pid)
+        time.sleep(0.005)
+    raise AssertionError('no %s for %s' % (program, path))
+
+
+def find_daemon(volume_path, timeout=20):
+    """PID of the qemu-storage-daemon that has ``volume_path`` open."""
+    return find_process(volume_path, timeout=timeout)
 
 
 class KilledMidCopy(base.FunctionalTestCase):
@@ -164,6 +170,100 @@ class KilledMidCopy(base.FunctionalTestCase):
         self.assertSameContent(ref2, self.snap_path(self.volume, s2))
         fast.revert_to_snapshot(self.ctx, self.volume, s2)
         self.assertSameContent(ref2, self.volume_path(self.volume))
+
+
+class KilledFullAndFlatten(base.FunctionalTestCase):
+    """The first (full) snapshot and a volume-from-snapshot killed."""
+
+    backend_options = {'volume_copy_bps_limit': SLOW}
+
+    def setUp(self):
+        super().setUp()
+        self.volume = self.create_volume()
+        self.write(self.volume, 0, 32 * MiB, 0x10)
+        self.ref = self.reference(self.volume, 'now')
+
+    def run_until(self, func, args, ready, program, path):
+        outcome = {}
+
+        def target():
+            try:
+                outcome['result'] = func(*args)
+            except Exception as exc:
+                outcome['error'] = exc
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(find_process(path, program), signal.SIGKILL)
+        thread.join(60)
+        self.assertFalse(thread.is_alive())
+        return outcome
+
+    def check_full_snapshot_killed(self, ready):
+        from cinder import objects
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=self.volume.id, status='creating',
+            volume_size=1, volume_type_id=self.volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        part = os.path.join(self.snap_dir(self.volume),
+                            'snapshot-%s.qcow2.part' % snap.id)
+        outcome = self.run_until(self.driver.create_snapshot, (snap,),
+                                 lambda: ready(part),
+                                 'qemu-storage-daemon',
+                                 self.volume_path(self.volume))
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertFalse(os.path.exists(part))
+        self.assertSameContent(self.ref, self.volume_path(self.volume))
+        self.assertEqual([], [n for n in self.files_in(
+            self.snap_dir(self.volume)) if n != 'chain.json'])
+        # No daemon is left running on the volume.
+        self.assertRaises(AssertionError, find_process,
+                          self.volume_path(self.volume), timeout=1.5)
+        fast = self.make_driver(volume_copy_bps_limit=0)
+        s1 = self.create_snapshot(self.volume, driver=fast)
+        self.assertEqual('full', s1.metadata['incsnap:kind'])
+        self.assertSameContent(self.ref, self.snap_path(self.volume, s1))
+
+    def test_full_snapshot_killed_as_it_starts(self):
+        self.check_full_snapshot_killed(os.path.exists)
+
+    def test_full_snapshot_killed_mid_copy(self):
+        self.check_full_snapshot_killed(
+            lambda part: (os.path.exists(part) and
+                          os.stat(part).st_blocks * 512 > 4 * MiB))
+
+    def test_volume_from_snapshot_killed_mid_copy(self):
+        fast = self.make_driver(volume_copy_bps_limit=0)
+        snap = self.create_snapshot(self.volume, driver=fast)
+        from cinder import objects
+        new = objects.Volume(
+            context=self.ctx, size=1, status='creating',
+            host=self.volume.host, availability_zone='nova',
+            volume_type_id=self.volume.volume_type_id, project_id='p',
+            user_id='u')
+        new.create()
+        new_path = os.path.join(self.mount_point, 'volume-%s' % new.id)
+        part = new_path + '.part'
+        outcome = self.run_until(
+            self.driver.create_volume_from_snapshot, (new, snap),
+            lambda: (os.path.exists(part) and
+                     os.stat(part).st_blocks * 512 > 4 * MiB),
+            'qemu-img', part)
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertIn(snap.id, str(outcome['error']))
+        self.assertFalse(os.path.exists(part))
+        self.assertFalse(os.path.exists(new_path))
+        self.assertSameContent(self.ref, self.snap_path(self.volume, snap))
+        # Trying again works.
+        new.update(fast.create_volume_from_snapshot(new, snap))
+        self.addCleanup(fast.delete_volume, new)
+        self.assertSameContent(self.ref, new_path)
 
 
 class CopyTimeout(base.FunctionalTestCase):
