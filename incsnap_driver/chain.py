@@ -143,6 +143,17 @@ class VolumeFacts:
         return self.format == 'qcow2' and self.qcow2_v3
 
 
+def bitmap_problem(state):
+    """Why a bitmap (its BitmapState, or None) cannot list the changes."""
+    if state is None:
+        return REASON_BITMAP_MISSING
+    if not state.consistent:
+        return REASON_BITMAP_INCONSISTENT
+    if not state.recording:
+        return REASON_BITMAP_DISABLED
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class SnapshotPlan:
     kind: str
@@ -187,13 +198,9 @@ def plan_snapshot(chain, snapshot_id, policy, facts):
         return full(REASON_PARENT_DELETED)
     if not facts.parent_file_present:
         return full(REASON_PARENT_GONE)
-    state = facts.bitmaps.get(parent.bitmap)
-    if state is None:
-        return full(REASON_BITMAP_MISSING)
-    if not state.consistent:
-        return full(REASON_BITMAP_INCONSISTENT)
-    if not state.recording:
-        return full(REASON_BITMAP_DISABLED)
+    problem = bitmap_problem(facts.bitmaps.get(parent.bitmap))
+    if problem:
+        return full(problem)
     return SnapshotPlan(kind=INCREMENTAL, depth=parent.depth + 1,
                         parent=parent.id, source_bitmap=parent.bitmap,
                         new_bitmap=new_bitmap, drop_bitmaps=stale)
@@ -279,13 +286,9 @@ def plan_revert(chain, snapshot_id, policy, facts):
         return full(REASON_NOT_HEAD)
     if record.size and facts.size and record.size != facts.size:
         return full(REASON_SIZE_CHANGED)
-    state = facts.bitmaps.get(record.bitmap)
-    if state is None:
-        return full(REASON_BITMAP_MISSING)
-    if not state.consistent:
-        return full(REASON_BITMAP_INCONSISTENT)
-    if not state.recording:
-        return full(REASON_BITMAP_DISABLED)
+    problem = bitmap_problem(facts.bitmaps.get(record.bitmap))
+    if problem:
+        return full(problem)
     return RevertPlan(mode=REVERT_CHANGED, bitmap=record.bitmap,
                       new_bitmap=record.bitmap,
                       drop_bitmaps=tuple(n for n in ours

@@ -691,45 +691,40 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
 
     def _revert_full(self, volume, snap_path, facts, plan):
         volume_path = self.local_path(volume)
-        tmp = layout.revert_file(volume_path)
-        try:
-            img.convert(snap_path, tmp, execute=self._run,
-                        rate_limit=self._copy_speed())
-            info = img.info(tmp, execute=self._run)
-            if info['virtual-size'] < facts.size:
-                img.resize(tmp, facts.size, execute=self._run)
-            if plan.new_bitmap:
-                img.bitmap_add(tmp, plan.new_bitmap, execute=self._run)
-            self._set_permissions(tmp)
-            os.rename(tmp, volume_path)
-        except BaseException:
-            self._remove(tmp)
-            raise
+        self._flatten(snap_path, volume_path, layout.revert_file(volume_path),
+                      facts.size, new_bitmap=plan.new_bitmap)
 
     # -- copies ------------------------------------------------------------
 
-    def _flatten_into(self, src_path, volume, min_size):
-        """Write a new independent qcow2 volume file from ``src_path``."""
-        dest = self.local_path(volume)
-        tmp = layout.new_volume_part(dest)
+    def _flatten(self, src_path, dest, tmp, min_size, new_bitmap=None):
+        """Write ``src_path``'s chain into a new independent file ``dest``.
+
+        The copy goes to ``tmp`` first and replaces ``dest`` by a rename
+        only once complete, so ``dest`` is never half written.
+        """
         try:
             img.convert(src_path, tmp, execute=self._run,
                         rate_limit=self._copy_speed())
             info = img.info(tmp, execute=self._run)
-            want = max(volume.size * units.Gi, min_size)
-            if info['virtual-size'] < want:
-                img.resize(tmp, want, execute=self._run)
+            if info['virtual-size'] < min_size:
+                img.resize(tmp, min_size, execute=self._run)
+            if new_bitmap:
+                img.bitmap_add(tmp, new_bitmap, execute=self._run)
             self._set_permissions(tmp)
             os.rename(tmp, dest)
         except BaseException:
             self._remove(tmp)
             raise
+
+    def _flatten_into(self, src_path, volume):
+        """A new independent qcow2 volume file from ``src_path``."""
+        dest = self.local_path(volume)
+        self._flatten(src_path, dest, layout.new_volume_part(dest),
+                      volume.size * units.Gi)
         volume.admin_metadata['format'] = 'qcow2'
         with volume.obj_as_admin():
             volume.save()
 
-    # One decorator with both names: Cinder sorts them, so two operations
-    # never take the same two locks in opposite orders.
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
                                '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
@@ -747,7 +742,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         self._ensure_shares_mounted()
         volume.provider_location = self._find_share(volume)
         try:
-            self._flatten_into(snap_path, volume, 0)
+            self._flatten_into(snap_path, volume)
         except processutils.ProcessExecutionError as exc:
             raise exception.VolumeBackendAPIException(
                 data=_('Volume %(vol)s from snapshot %(snap)s failed: '
@@ -765,7 +760,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         self._ensure_shares_mounted()
         volume.provider_location = self._find_share(volume)
         try:
-            self._flatten_into(self.local_path(src_vref), volume, 0)
+            self._flatten_into(self.local_path(src_vref), volume)
         except processutils.ProcessExecutionError as exc:
             raise exception.VolumeBackendAPIException(
                 data=_('Clone %(vol)s of volume %(src)s failed: %(err)s')

@@ -223,8 +223,8 @@ class FunctionalTestCase(testtools.TestCase):
         except Exception:
             pass
 
-    def create_snapshot(self, volume, metadata=None, driver=None):
-        """Take a snapshot as Cinder's volume manager does."""
+    def new_snapshot(self, volume, metadata=None):
+        """A snapshot record in Cinder's database, as the API creates it."""
         from cinder import objects
         snap = objects.Snapshot(
             context=self.ctx, volume_id=volume.id, status='creating',
@@ -232,6 +232,12 @@ class FunctionalTestCase(testtools.TestCase):
             volume_type_id=volume.volume_type_id, project_id='p',
             user_id='u', metadata=metadata or {})
         snap.create()
+        return snap
+
+    def create_snapshot(self, volume, metadata=None, driver=None):
+        """Take a snapshot as Cinder's volume manager does."""
+        from cinder import objects
+        snap = self.new_snapshot(volume, metadata)
         update = (driver or self.driver).create_snapshot(snap)
         if update:
             snap.update(update)

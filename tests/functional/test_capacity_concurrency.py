@@ -40,12 +40,7 @@ class ShareRunsFull(base.FunctionalTestCase):
         ref_now = self.reference(volume, 'now')
         free = os.statvfs(self.export)
         self.assertLess(free.f_bavail * free.f_frsize, 14 * MiB)
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
         self.assertIn(snap.id, str(exc))
@@ -78,12 +73,7 @@ class ShareRunsFullMidCopy(base.FunctionalTestCase):
         s1 = self.create_snapshot(volume)
         self.write(volume, 24 * MiB, 24 * MiB, 0x20)
         ref_now = self.reference(volume, 'now')
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         part = os.path.join(self.snap_dir(volume),
                             'snapshot-%s.qcow2.part' % snap.id)
         ballast = os.path.join(self.export, 'ballast')
@@ -148,15 +138,6 @@ class Concurrency(base.FunctionalTestCase):
             self.assertIsNone(err, '%s failed: %s' % (name, err))
         return results
 
-    def snapshot_object(self, volume):
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=volume.size, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
-        return snap
-
     def test_operations_on_one_volume_are_serialized(self):
         volume = self.create_volume()
         self.write(volume, 0, 16 * MiB, 0x31)
@@ -167,7 +148,7 @@ class Concurrency(base.FunctionalTestCase):
         s2 = self.create_snapshot(volume)
         self.write(volume, 32 * MiB, 16 * MiB, 0x33)
         ref3 = self.reference(volume, 's3')
-        s3 = self.snapshot_object(volume)
+        s3 = self.new_snapshot(volume)
         from cinder import objects
         new = objects.Volume(
             context=self.ctx, size=1, status='creating', host=volume.host,
@@ -202,7 +183,7 @@ class Concurrency(base.FunctionalTestCase):
         for i, volume in enumerate(volumes):
             self.write(volume, 0, 32 * MiB, 0x40 + i)
             refs.append(self.reference(volume, 'now'))
-        snaps = [self.snapshot_object(v) for v in volumes]
+        snaps = [self.new_snapshot(v) for v in volumes]
         results = self.run_threads([
             ('a', self.driver.create_snapshot, (snaps[0],)),
             ('b', self.driver.create_snapshot, (snaps[1],)),

@@ -90,16 +90,6 @@ class KilledMidCopy(base.FunctionalTestCase):
         self.write(self.volume, 8 * MiB, 32 * MiB, 0x20)
         self.ref_now = self.reference(self.volume, 'now')
 
-    def new_snapshot_object(self):
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=self.volume.id, status='creating',
-            progress='0%', volume_size=self.volume.size,
-            volume_type_id=self.volume.volume_type_id, project_id='p',
-            user_id='u', metadata={})
-        snap.create()
-        return snap
-
     def assertNothingLeft(self):
         names = self.files_in(self.snap_dir(self.volume))
         self.assertEqual(sorted(['chain.json',
@@ -107,7 +97,7 @@ class KilledMidCopy(base.FunctionalTestCase):
         self.assertNotIn('.part', ' '.join(self.share_files()))
 
     def test_snapshot_killed_mid_copy(self):
-        snap = self.new_snapshot_object()
+        snap = self.new_snapshot(self.volume)
         part = os.path.join(self.snap_dir(self.volume),
                             'snapshot-%s.qcow2.part' % snap.id)
         outcome = self.run_and_kill(
@@ -203,12 +193,7 @@ class KilledFullAndFlatten(base.FunctionalTestCase):
         return outcome
 
     def check_full_snapshot_killed(self, ready):
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=self.volume.id, status='creating',
-            volume_size=1, volume_type_id=self.volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(self.volume)
         part = os.path.join(self.snap_dir(self.volume),
                             'snapshot-%s.qcow2.part' % snap.id)
         outcome = self.run_until(self.driver.create_snapshot, (snap,),
@@ -279,12 +264,7 @@ class CopyTimeout(base.FunctionalTestCase):
         s1 = self.create_snapshot(volume, driver=fast)
         self.write(volume, 4 * MiB, 32 * MiB, 0x20)
         ref = self.reference(volume, 'now')
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         started = time.monotonic()
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
@@ -307,12 +287,7 @@ class BrokenTools(base.FunctionalTestCase):
     def test_snapshot_of_missing_volume_file(self):
         volume = self.create_volume()
         os.unlink(self.volume_path(volume))
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
         self.assertIn(volume.id, str(exc))
@@ -364,18 +339,9 @@ class DamageFromOutside(base.FunctionalTestCase):
         self.s2 = self.create_snapshot(self.volume)
         self.doc = os.path.join(self.snap_dir(self.volume), 'chain.json')
 
-    def new_snapshot_object(self):
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=self.volume.id, status='creating',
-            volume_size=1, volume_type_id=self.volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
-        return snap
-
     def test_chain_document_removed(self):
         os.unlink(self.doc)
-        snap = self.new_snapshot_object()
+        snap = self.new_snapshot(self.volume)
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
         self.assertIn(self.volume.id, str(exc))

@@ -385,11 +385,7 @@ class TestOnlineFaults(OnlineTestCase):
         runs the snapshot meanwhile.
         """
         from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=volume.size, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         outcome = {}
 
         def take():

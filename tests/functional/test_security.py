@@ -35,21 +35,12 @@ class TestHostileFiles(base.FunctionalTestCase):
         with open(self.secret, 'w') as f:
             f.write('do not touch')
 
-    def snapshot_object(self, volume):
-        from cinder import objects
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
-        return snap
-
     def test_snapshot_folder_symlinked_out_of_the_share(self):
         volume = self.create_volume()
         os.symlink(self.outside, self.snap_dir(volume))
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot,
-                                self.snapshot_object(volume))
+                                self.new_snapshot(volume))
         self.assertIn('symbolic link', str(exc))
         self.assertIn(volume.id, str(exc))
         self.assertEqual(['secret'], os.listdir(self.outside))
@@ -82,7 +73,7 @@ class TestHostileFiles(base.FunctionalTestCase):
 
     def test_snapshot_id_that_is_not_a_uuid(self):
         volume = self.create_volume()
-        snap = self.snapshot_object(volume)
+        snap = self.new_snapshot(volume)
         snap.id = '../../escape'
         exc = self.assertRaises(exception.InvalidSnapshot,
                                 self.driver.create_snapshot, snap)
@@ -119,11 +110,7 @@ class TestCredentialsNotLogged(base.FunctionalTestCase):
         volume.status = 'in-use'
         volume.attach_status = 'attached'
         volume.save()
-        snap = objects.Snapshot(
-            context=self.ctx, volume_id=volume.id, status='creating',
-            volume_size=1, volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u', metadata={})
-        snap.create()
+        snap = self.new_snapshot(volume)
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
         # Not reachable: the snapshot fails (a VM may run there, so the
