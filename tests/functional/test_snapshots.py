@@ -255,3 +255,31 @@ class TestThroughRootHelper(base.FunctionalTestCase):
         self.delete_snapshot(s1)
         self.delete_snapshot(s2)
         self.assertEqual([], self.files_in(self.snap_dir(volume)))
+
+
+class TestProgress(base.FunctionalTestCase):
+
+    backend_options = {'volume_copy_bps_limit': 8 * MiB}
+
+    def test_progress_is_saved_while_copying(self):
+        import threading
+        import time
+
+        from cinder import objects
+        volume = self.create_volume()
+        self.write(volume, 0, 40 * MiB, 0x21)
+        snap = self.new_snapshot(volume)
+        seen = set()
+        thread = threading.Thread(target=self.driver.create_snapshot,
+                                  args=(snap,))
+        thread.start()
+        while thread.is_alive():
+            seen.add(objects.Snapshot.get_by_id(self.ctx, snap.id).progress)
+            time.sleep(0.1)
+        thread.join()
+        seen.add(objects.Snapshot.get_by_id(self.ctx, snap.id).progress)
+        # About five seconds of copying at the limit: values in between
+        # were saved for users to see, and it ended at 100%.
+        between = {p for p in seen if p not in ('0%', '100%')}
+        self.assertTrue(between, seen)
+        self.assertIn('100%', seen)
