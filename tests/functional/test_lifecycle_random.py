@@ -66,9 +66,11 @@ MAX_LIVE = 6
 MAX_SIZE_GB = 3
 # Domain starts per example (each costs a few seconds).
 MAX_STARTS = 2
+# Rules run while attached before a detach may come.
+MIN_ONLINE = 5
 
-EXAMPLES = int(os.environ.get('INCSNAP_RANDOM_EXAMPLES', '4'))
-STEPS = int(os.environ.get('INCSNAP_RANDOM_STEPS', '25'))
+EXAMPLES = int(os.environ.get('INCSNAP_RANDOM_EXAMPLES', '15'))
+STEPS = int(os.environ.get('INCSNAP_RANDOM_STEPS', '40'))
 ONLINE = os.environ.get('INCSNAP_RANDOM_ONLINE', '0') == '1'
 REPORT = os.environ.get('INCSNAP_RANDOM_REPORT')
 
@@ -123,6 +125,7 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         self.att = None
         self.starts = 0
         self.last = None         # the previous rule
+        self.attached_ops = 0    # rules run since the attach
         self.ops['example'] += 1
 
     # -- helpers -----------------------------------------------------------
@@ -144,6 +147,7 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
     def _done(self, operation):
         self.ops[operation] += 1
         self.last = operation
+        self.attached_ops += 1
 
     def _expected_kind(self):
         """(kind, reason, parent) of the next snapshot, by the rules."""
@@ -278,9 +282,12 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         self.att = self.case.attach(self._volume(), self.vm)
         self.case.start(self.vm, [self._volume()])
         self.starts += 1
+        self.attached_ops = 0
         self._done('attach')
 
-    @stateful.precondition(lambda self: self.att)
+    # The VM runs a while: online writes and snapshots get their turn.
+    @stateful.precondition(lambda self: (self.att and
+                                         self.attached_ops >= MIN_ONLINE))
     @stateful.rule()
     def detach(self):
         self._detach()
