@@ -68,6 +68,7 @@ MAX_SIZE_GB = 3
 MAX_STARTS = 2
 # Rules run while attached before a detach may come.
 MIN_ONLINE = 5
+MIN_ONLINE_WRITES = 2
 
 EXAMPLES = int(os.environ.get('INCSNAP_RANDOM_EXAMPLES', '15'))
 STEPS = int(os.environ.get('INCSNAP_RANDOM_STEPS', '40'))
@@ -120,12 +121,14 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         case.models[self.volume.id] = self.model
         self.snaps = []          # live snapshots, oldest first
         self.head = None         # the snapshot whose bitmap the volume has
+        self.stale_bitmap = False  # head deleted while a VM ran
         self.depths = {}         # every snapshot id ever taken -> depth
         self.vm = None           # instance uuid while attached and running
         self.att = None
         self.starts = 0
         self.last = None         # the previous rule
         self.attached_ops = 0    # rules run since the attach
+        self.ops_online_writes = 0  # guest writes since the attach
         self.ops['example'] += 1
 
     # -- helpers -----------------------------------------------------------
@@ -181,6 +184,8 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
             base.sh('qemu-io', '-f', 'qcow2', '-c', command,
                     self.case.volume_path(self.volume))
         self._model_write(offset, length, pattern or 0)
+        if self.vm:
+            self.ops_online_writes += 1
         self._done('write-online' if self.vm else 'write')
 
     @stateful.precondition(lambda self: len(self.snaps) < MAX_LIVE)
@@ -199,9 +204,16 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
                          'kind of snapshot %s' % snap.id)
         depth = 1 if parent is None else self.depths[parent] + 1
         case.assertEqual(str(depth), meta['incsnap:chain_depth'])
+        # A full stands alone; an incremental is backed by its parent's
+        # file, named relative to the snapshot folder.
+        info = case.image_info(case.snap_path(self.volume, snap))
+        case.assertEqual(
+            'snapshot-%s.qcow2' % parent if parent else None,
+            info.get('backing-filename'))
         self.depths[snap.id] = depth
         self.snaps.append(Snap(snap.id, model, self.size_gb, depth))
         self.head = snap.id
+        self.stale_bitmap = False
         self._done('snapshot-%s%s' % (kind, '-online' if self.vm else ''))
 
     @stateful.precondition(lambda self: self.snaps)
@@ -213,6 +225,9 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         os.unlink(snap.model)
         if self.head == snap.id:
             self.head = None
+            # Detached, the driver drops the bitmap at once; while a VM
+            # runs, it stays until the next snapshot.
+            self.stale_bitmap = bool(self.vm)
         newest = index == len(self.snaps)
         self._done('delete-newest' if newest else 'delete')
 
@@ -227,6 +242,7 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
                                             self._snapshot(snap))
         sparse_copy(snap.model, self.model, self.size_gb * GiB)
         self.head = snap.id
+        self.stale_bitmap = False
         self._done('revert')
 
     @stateful.precondition(lambda self: self.snaps)
@@ -283,11 +299,14 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         self.case.start(self.vm, [self._volume()])
         self.starts += 1
         self.attached_ops = 0
+        self.ops_online_writes = 0
         self._done('attach')
 
-    # The VM runs a while: online writes and snapshots get their turn.
-    @stateful.precondition(lambda self: (self.att and
-                                         self.attached_ops >= MIN_ONLINE))
+    # The VM runs a while: guest writes and online snapshots get their
+    # turn (hypothesis favours the rules without arguments).
+    @stateful.precondition(lambda self: (
+        self.att and self.attached_ops >= MIN_ONLINE and
+        self.ops_online_writes >= MIN_ONLINE_WRITES))
     @stateful.rule()
     def detach(self):
         self._detach()
@@ -363,6 +382,8 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
             if self.head:
                 case.assertEqual(['incsnap-%s' % self.head],
                                  [b['name'] for b in ours])
+            elif not self.stale_bitmap:
+                case.assertEqual([], ours)
             case.assertLessEqual(len(ours), 1, ours)
             for bitmap in ours:
                 case.assertEqual(['auto'], bitmap['flags'])
