@@ -32,7 +32,7 @@ bitmap of ours (the head's) when no VM has it open; depths never exceed
 
 CI runs a fixed-seed run of modest size. The long run is one command::
 
-    INCSNAP_RANDOM_EXAMPLES=20 INCSNAP_RANDOM_STEPS=40 \
+    INCSNAP_RANDOM_EXAMPLES=50 INCSNAP_RANDOM_STEPS=50 \
     INCSNAP_RANDOM_ONLINE=1 OS_TEST_TIMEOUT=3600 \
     python -m stestr --test-path=./tests/functional run \
         test_lifecycle_random
@@ -70,7 +70,7 @@ MAX_STARTS = 2
 MIN_ONLINE = 5
 MIN_ONLINE_WRITES = 2
 
-EXAMPLES = int(os.environ.get('INCSNAP_RANDOM_EXAMPLES', '15'))
+EXAMPLES = int(os.environ.get('INCSNAP_RANDOM_EXAMPLES', '8'))
 STEPS = int(os.environ.get('INCSNAP_RANDOM_STEPS', '40'))
 ONLINE = os.environ.get('INCSNAP_RANDOM_ONLINE', '0') == '1'
 REPORT = os.environ.get('INCSNAP_RANDOM_REPORT')
