@@ -246,6 +246,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
     def _recover(self, volume, chain, chain_store):
         """Undo what a killed process left half done on this volume."""
         volume_path, snap_dir = self._paths(volume)
+        daemon.reap_orphans(volume_path, execute=self._run)
         journal = chain.journal
         if journal and journal.get('op') == 'revert':
             undo = os.path.join(snap_dir, journal['undo'])

@@ -63,6 +63,63 @@ def _pids_with_argument(text):
     return pids
 
 
+WORKDIR_PREFIX = 'incsnap-qsd-'
+
+
+def reap_orphans(image_path, execute=processutils.execute, timeout=30):
+    """Stop storage daemons of ours left running on ``image_path``.
+
+    A cinder-volume killed while a daemon worked leaves that daemon
+    running (it is daemonized): it holds the image's write lock, and every
+    later operation on the image would fail. The caller holds the volume's
+    lock, so no live operation owns such a daemon. Each is asked to quit
+    over its own monitor socket (QEMU then cancels its job and writes the
+    bitmaps back, consistent), and killed if it does not answer. Returns
+    the PIDs stopped.
+    """
+    stopped = []
+    for pid in _pids_with_argument(image_path):
+        args = _cmdline(pid)
+        if not args or 'qemu-storage-daemon' not in os.path.basename(args[0]):
+            continue
+        workdir = _workdir_of(args)
+        if workdir is None:
+            continue  # not started by this driver
+        LOG.warning('Stopping qemu-storage-daemon %(pid)s left running on '
+                    '%(image)s by an interrupted operation.',
+                    {'pid': pid, 'image': image_path})
+        orphan = StorageDaemon([], execute=execute)
+        orphan.workdir = workdir
+        orphan.pid = pid
+        orphan.client = qmp.QMPClient(orphan.socket_path, timeout=5)
+        try:
+            orphan.client.connect()
+        except (qmp.QMPConnectionError, OSError, ValueError):
+            orphan.client = None
+        orphan.stop(clean=orphan.client is not None, timeout=timeout)
+        stopped.append(pid)
+    return stopped
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode(errors='replace') for a in raw.split(b'\0') if a]
+
+
+def _workdir_of(args):
+    """The private work folder named by a daemon's --pidfile, if ours."""
+    for flag, value in zip(args, args[1:]):
+        if flag == '--pidfile':
+            workdir = os.path.dirname(value)
+            if os.path.basename(workdir).startswith(WORKDIR_PREFIX):
+                return workdir
+    return None
+
+
 class DaemonError(Exception):
     """The daemon could not be started, or a job on it failed."""
 
@@ -99,7 +156,7 @@ class StorageDaemon:
         return os.path.join(self.workdir, 'qsd.pid')
 
     def start(self):
-        self.workdir = tempfile.mkdtemp(prefix='incsnap-qsd-',
+        self.workdir = tempfile.mkdtemp(prefix=WORKDIR_PREFIX,
                                         dir=self.workdir_base)
         cmd = ['qemu-storage-daemon', '--daemonize',
                '--pidfile', self.pidfile,

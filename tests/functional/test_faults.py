@@ -405,3 +405,56 @@ class DamageFromOutside(base.FunctionalTestCase):
         for snap in (self.s1, self.s2):
             self.delete_snapshot(snap)
         self.assertTrue(os.path.exists(self.doc))
+
+
+class ServiceKilledMidCopy(base.FunctionalTestCase):
+    """cinder-volume killed while its storage daemon copies.
+
+    The daemon is daemonized: it outlives the service and keeps the
+    volume's write lock. A separate Python process stands in for the
+    service here (killed with SIGKILL); the next operation on the volume
+    must stop the orphan and succeed.
+    """
+
+    def test_orphan_daemon_is_stopped_by_the_next_operation(self):
+        import subprocess
+        import sys
+        volume = self.create_volume()
+        self.write(volume, 0, 2 * MiB, 0x10)
+        s1 = self.create_snapshot(volume)
+        self.write(volume, 4 * MiB, 32 * MiB, 0x20)
+        ref = self.reference(volume, 'now')
+        part = os.path.join(self.snap_dir(volume),
+                            'snapshot-00000000-0000-4000-8000-00000000000a'
+                            '.qcow2.part')
+        service = subprocess.Popen([
+            sys.executable, '-c',
+            'import sys\n'
+            'from incsnap_driver.qemu import offline\n'
+            'offline.snapshot(sys.argv[1], sys.argv[2], 1 << 30, 600,\n'
+            '                 backing_file=sys.argv[3],\n'
+            '                 source_bitmap=sys.argv[4],\n'
+            '                 new_bitmap="incsnap-orphan-test",\n'
+            '                 speed=4 << 20)\n',
+            self.volume_path(volume), part,
+            'snapshot-%s.qcow2' % s1.id, 'incsnap-%s' % s1.id],
+            cwd=base.REPO)
+        self.addCleanup(service.kill)
+        deadline = time.monotonic() + 30
+        while not (os.path.exists(part) and
+                   os.stat(part).st_blocks * 512 > 2 * MiB):
+            self.assertLess(time.monotonic(), deadline)
+            self.assertIsNone(service.poll())
+            time.sleep(0.02)
+        service.send_signal(signal.SIGKILL)
+        service.wait()
+        orphan = find_daemon(self.volume_path(volume))
+        # The next snapshot stops it (cleanly: the parent bitmap stays
+        # whole), removes the partial file, and is incremental and right.
+        s2 = self.create_snapshot(volume)
+        self.assertFalse(os.path.exists('/proc/%d/cmdline' % orphan) and
+                         open('/proc/%d/cmdline' % orphan).read())
+        self.assertFalse(os.path.exists(part))
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertSameContent(ref, self.snap_path(volume, s2))
+        self.assertEqual(['incsnap-%s' % s2.id], self.bitmap_names(volume))
