@@ -294,7 +294,7 @@ class E2ETestCase(testtools.TestCase):
         return sorted(n for n in names
                       if n.endswith(('.part', '.tmp')) or '.undo.' in n)
 
-    # --- attach like Nova -----------------------------------------------------
+    # --- attach like Nova ---------------------------------------------------
 
     def require_libvirt_access(self):
         """Skip when the stack's cinder-volume cannot reach libvirt.
