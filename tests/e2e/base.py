@@ -64,9 +64,20 @@ class CommandFailed(Exception):
 
 
 def ensure_stack():
-    """Bring the stack up, unless tools/aio status says it is up."""
+    """Bring the stack up, unless tools/aio status says it is up.
+
+    A stack named by INCSNAP_AIO_DIR is someone else's (shared): it is used
+    as it runs and never brought "up" from this checkout, which would
+    reinstall this checkout's driver into its venv and rewrite its
+    configuration.
+    """
     global _stack_checked
     if _stack_checked:
+        return
+    if 'INCSNAP_AIO_DIR' in os.environ:
+        if not os.path.exists(os.path.join(AIO_DIR, 'clouds.yaml')):
+            raise RuntimeError('no stack in %s (INCSNAP_AIO_DIR)' % AIO_DIR)
+        _stack_checked = True
         return
     env = dict(os.environ, AIO_DIR=AIO_DIR)
     status = subprocess.run([AIO, 'status'], env=env, capture_output=True,
