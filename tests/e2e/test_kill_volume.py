@@ -88,6 +88,14 @@ class TestCinderVolumeKilled(base.E2ETestCase):
             pass
         self.restart_volume_service()
 
+    def stop_orphans(self, volume_id):
+        """Cleanup: qemu processes still on this test's volume, by pid."""
+        for pid in holders(volume_id):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def test_kill_during_snapshot_then_restart(self):
         vid = self.create_volume(size_gb=2)['id']
         self.wait_status('volume', vid, 'available')
@@ -108,11 +116,15 @@ class TestCinderVolumeKilled(base.E2ETestCase):
         killed = self.create_snapshot(vid)['id']
         part = os.path.join(self.snap_dir(vid),
                             'snapshot-%s.qcow2.part' % killed)
+        # Killed while its qemu-storage-daemon copies (not before the
+        # daemon started, which leaves nothing running).
+        self.addCleanup(self.stop_orphans, vid)
         deadline = time.monotonic() + 60
-        while not os.path.exists(part) and time.monotonic() < deadline:
+        while not (os.path.exists(part) and holders(vid)) and \
+                time.monotonic() < deadline:
             time.sleep(0.02)
-        self.assertTrue(os.path.exists(part), 'copy never started: %s'
-                        % self.files_named(vid))
+        self.assertTrue(os.path.exists(part) and holders(vid),
+                        'copy never started: %s' % self.files_named(vid))
         # The worker (doing the snapshot) and its parent, by their ids.
         for victim in workers + [pid]:
             os.kill(victim, signal.SIGKILL)
