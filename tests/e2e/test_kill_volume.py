@@ -1,0 +1,167 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""cinder-volume killed (SIGKILL) in the middle of a snapshot, restarted.
+
+The one e2e test that touches a service: it kills cinder-volume by the
+stack's PID file while the snapshot's copy runs, and brings it back with
+``tools/aio restart cinder-volume`` (the way ``tools/aio up`` starts it,
+waiting until the backend is in service), also when the test fails.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+from tests.e2e import base
+
+MiB = base.MiB
+# Written after the first snapshot: the incremental copies all of it,
+# long enough (seconds) to be caught in the middle.
+BIG = int(os.environ.get('INCSNAP_E2E_KILL_MIB', '1536')) * MiB
+
+
+def volume_pid():
+    with open(os.path.join(base.AIO_DIR, 'run', 'cinder-volume.pid')) as f:
+        return int(f.read().strip())
+
+
+def children(pid):
+    """cinder-volume forks one worker per backend: it does the work."""
+    kids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def alive(pid):
+    return os.path.exists('/proc/%d' % pid)
+
+
+def holders(volume_id):
+    """PIDs of qemu processes whose command line names the volume."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if 'qemu' in cmd and volume_id in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+class TestCinderVolumeKilled(base.E2ETestCase):
+
+    def restart_volume_service(self):
+        proc = subprocess.run(
+            [base.AIO, 'restart', 'cinder-volume'], capture_output=True,
+            text=True, env=dict(os.environ, AIO_DIR=base.AIO_DIR))
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+
+    def ensure_volume_service(self):
+        """Cleanup: cinder-volume runs again, whatever happened."""
+        try:
+            if alive(volume_pid()):
+                return
+        except (OSError, ValueError):
+            pass
+        self.restart_volume_service()
+
+    def stop_orphans(self, volume_id):
+        """Cleanup: qemu processes still on this test's volume, by pid."""
+        for pid in holders(volume_id):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def test_kill_during_snapshot_then_restart(self):
+        vid = self.create_volume(size_gb=2)['id']
+        self.wait_status('volume', vid, 'available')
+        model = self.new_model(vid, size_gb=2)
+        self.offline_write(vid, 0, 1 * MiB, 0x5a, model)
+        s0 = self.snapshot_ok(vid)
+        self.offline_write(vid, 64 * MiB, BIG, 0xc3, model)
+
+        self.addCleanup(self.ensure_volume_service)
+        pid = volume_pid()
+        self.assertTrue(alive(pid))
+        workers = children(pid)
+        self.assertEqual(1, len(workers), workers)
+        # From disk, not the page cache: the copy then takes seconds.
+        subprocess.run(['sync'], check=True)
+        with open('/proc/sys/vm/drop_caches', 'w') as f:
+            f.write('1\n')
+        killed = self.create_snapshot(vid)['id']
+        part = os.path.join(self.snap_dir(vid),
+                            'snapshot-%s.qcow2.part' % killed)
+        # Killed while its qemu-storage-daemon copies (not before the
+        # daemon started, which leaves nothing running).
+        self.addCleanup(self.stop_orphans, vid)
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(part) and holders(vid)) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(part) and holders(vid),
+                        'copy never started: %s' % self.files_named(vid))
+        # The worker (doing the snapshot) and its parent, by their ids.
+        for victim in workers + [pid]:
+            os.kill(victim, signal.SIGKILL)
+        t_kill = time.monotonic()
+        while any(map(alive, workers + [pid])) and \
+                time.monotonic() - t_kill < 10:
+            time.sleep(0.05)
+        self.assertFalse(any(map(alive, workers + [pid])))
+        status = self.openstack('volume', 'snapshot', 'show',
+                                killed)['status']
+        self.assertEqual('creating', status,
+                         'the snapshot finished before the kill: make '
+                         'INCSNAP_E2E_KILL_MIB larger')
+
+        self.restart_volume_service()
+        self.assertNotEqual(pid, volume_pid())
+
+        # Cinder's start-up cleanup: a snapshot left creating is an error,
+        # which the user can delete.
+        self.assertEqual('error', self.openstack(
+            'volume', 'snapshot', 'show', killed)['status'])
+        self.delete_snapshot(killed)
+        # The volume and the older snapshot are intact.
+        self.assertEqual('available',
+                         self.openstack('volume', 'show', vid)['status'])
+        self.assertContent(self.volume_path(vid), model)
+
+        # The next snapshot works (full only with a reason), and the
+        # leftovers of the killed one are gone after it.
+        expected = self.model_copy(model, 'next')
+        nxt = self.snapshot_ok(vid)
+        props = self.snapshot_props(nxt)
+        if props['incsnap:kind'] == 'full':
+            self.assertIn(props.get('incsnap:full_reason'),
+                          ('bitmap_inconsistent', 'bitmap_missing'), props)
+        else:
+            self.assertEqual(s0, props.get('incsnap:parent'), props)
+        self.assertContent(self.snap_file(vid, nxt), expected)
+        self.assertEqual([], self.leftovers(vid))
+        self.assertEqual([], holders(vid))
