@@ -207,8 +207,14 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                 'true' else 0o666)
         return store.ChainStore(snap_dir, file_mode=mode)
 
-    def _load_chain(self, volume):
-        """The volume's chain, after finishing any interrupted operation."""
+    def _load_chain(self, volume, deleting=None):
+        """The volume's chain, after finishing any interrupted operation.
+
+        ``deleting``: the id of a snapshot being deleted, whose own file
+        does not count as damage when the document is missing (a process
+        killed before the document of the volume's first snapshot was
+        written, by a driver older than the one that writes it first).
+        """
         chain_store = self._store(volume)
         try:
             chain = chain_store.load(volume.id)
@@ -223,7 +229,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
             # the volume had no snapshot.
             _vol, snap_dir = self._paths(volume)
             files = [n for n in self._listdir(snap_dir)
-                     if layout.snapshot_id_of(n)]
+                     if layout.snapshot_id_of(n) not in (None, deleting)]
             if files:
                 raise exception.VolumeBackendAPIException(
                     data=_('Volume %(vol)s: the chain document %(doc)s is '
@@ -420,6 +426,13 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                                                  'vol': volume.id,
                                                  'path': volume_path})
         os.makedirs(snap_dir, exist_ok=True)
+        if not chain_store.exists():
+            # The document exists before any snapshot file does.  A process
+            # killed between the file's rename and the document's save then
+            # leaves a file the document does not know, which the snapshot's
+            # delete removes, not snapshot files without a document, which
+            # is damage that stops every operation on the volume.
+            chain_store.save(chain)
         job = _SnapshotJob(snapshot, volume, chain, volume_path, snap_dir)
         try:
             with online.running_disk(self.settings.libvirt_uri,
@@ -564,9 +577,23 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def delete_snapshot(self, snapshot):
         volume = snapshot.volume
-        chain, chain_store = self._load_chain(volume)
+        chain, chain_store = self._load_chain(volume, deleting=snapshot.id)
         plan = chain_mod.plan_delete(chain, snapshot.id)
         _vol, snap_dir = self._paths(volume)
+        if chain.get(snapshot.id) is None:
+            # Unknown to the chain: its creation failed.  A file named after
+            # it is its own (complete when the process died before the
+            # document recorded it); no record can depend on it.
+            for name in (layout.snapshot_file(snapshot.id),
+                         layout.part_file(snapshot.id)):
+                path = os.path.join(snap_dir, name)
+                if os.path.lexists(path):
+                    LOG.warning('Snapshot %(snap)s of volume %(vol)s was '
+                                'never recorded (its creation was '
+                                'interrupted); removing %(file)s.',
+                                {'snap': snapshot.id, 'vol': volume.id,
+                                 'file': name})
+                    self._remove(path)
         if plan.hide:
             LOG.info('Snapshot %(snap)s of volume %(vol)s is deleted but its '
                      'file stays hidden: %(n)d snapshot(s) depend on it.',

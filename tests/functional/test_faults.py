@@ -458,3 +458,70 @@ class ServiceKilledMidCopy(base.FunctionalTestCase):
         self.assertEqual('incremental', s2.metadata['incsnap:kind'])
         self.assertSameContent(ref, self.snap_path(volume, s2))
         self.assertEqual(['incsnap-%s' % s2.id], self.bitmap_names(volume))
+
+
+class KilledBeforeChainSaved(base.FunctionalTestCase):
+    """cinder-volume killed between a snapshot's file and its record.
+
+    The file is complete and named, the chain document does not record it
+    yet (seen in Tempest against the all-in-one stack while another test
+    killed cinder-volume).
+
+    Cinder then marks the snapshot ``error`` and deletes it; the volume
+    must stay usable: the delete removes that snapshot's file, snapshots
+    go on, and nothing of it is left.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.volume = self.create_volume()
+        self.write(self.volume, 0, MiB, 0x21)
+
+    def snapshot_killed_before_save(self):
+        """A snapshot whose process dies as it saves the chain document."""
+        from cinder import objects
+
+        from incsnap_driver import store
+
+        snap = objects.Snapshot(
+            context=self.ctx, volume_id=self.volume.id, status='creating',
+            volume_size=1, volume_type_id=self.volume.volume_type_id,
+            project_id='p', user_id='u', metadata={})
+        snap.create()
+        real_save = store.ChainStore.save
+
+        def save(store_self, chain):
+            if chain.get(snap.id) is not None:
+                raise SystemExit('killed')  # the process dies here
+            return real_save(store_self, chain)
+
+        self.patch(store.ChainStore, 'save', save)
+        self.assertRaises(SystemExit, self.driver.create_snapshot, snap)
+        self.patch(store.ChainStore, 'save', real_save)
+        self.assertTrue(os.path.exists(self.snap_path(self.volume, snap)))
+        snap.status = 'error'  # what Cinder's init_host does
+        snap.save()
+        return snap
+
+    def assertVolumeUsable(self, lost):
+        # Deleting the failed snapshot removes its file.
+        self.delete_snapshot(lost)
+        self.assertFalse(os.path.exists(self.snap_path(self.volume, lost)))
+        # Snapshots go on, byte-exact.
+        self.write(self.volume, MiB, MiB, 0x22)
+        ref = self.reference(self.volume, 'next')
+        snap = self.create_snapshot(self.volume)
+        self.assertSameContent(ref, self.snap_path(self.volume, snap))
+        self.delete_snapshot(snap)
+        self.driver.delete_volume(self.volume)
+        self.assertEqual([], self.share_files())
+
+    def test_first_snapshot_killed_before_chain_saved(self):
+        lost = self.snapshot_killed_before_save()
+        self.assertVolumeUsable(lost)
+
+    def test_later_snapshot_killed_before_chain_saved(self):
+        first = self.create_snapshot(self.volume)
+        lost = self.snapshot_killed_before_save()
+        self.delete_snapshot(first)
+        self.assertVolumeUsable(lost)
