@@ -373,8 +373,11 @@ class TestOnlineFaults(OnlineTestCase):
         command = {'execute': execute}
         if arguments:
             command['arguments'] = arguments
-        return json.loads(libvirt_qemu.qemuMonitorCommand(
-            dom, json.dumps(command), 0))['return']
+        reply = json.loads(libvirt_qemu.qemuMonitorCommand(
+            dom, json.dumps(command), 0))
+        if 'return' not in reply:
+            raise AssertionError('QMP %s failed: %s' % (execute, reply))
+        return reply['return']
 
     def start_slow_snapshot(self, volume, vm):
         """create_snapshot in a green thread, its job slowed to 1 MiB/s.
