@@ -143,6 +143,14 @@ class FunctionalTestCase(testtools.TestCase):
         self.driver = self.make_driver()
 
     def _unmount(self):
+        # A test that killed a process on purpose may leave a QEMU tool
+        # running on the share: end it, or the share stays busy.
+        from incsnap_driver.qemu import daemon
+        for pid in daemon._pids_with_argument(self.mount_point):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
         sh('umount', self.mount_point, check=False)
         if self.export_size:
             sh('umount', self.export, check=False)
