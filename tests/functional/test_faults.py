@@ -525,3 +525,59 @@ class KilledBeforeChainSaved(base.FunctionalTestCase):
         lost = self.snapshot_killed_before_save()
         self.delete_snapshot(first)
         self.assertVolumeUsable(lost)
+
+
+class ServiceKilledMidRevert(base.FunctionalTestCase):
+    """The whole service process killed while a revert copies back.
+
+    The test process forks: the child is the service, running the real
+    driver's revert_to_snapshot; the parent kills it with SIGKILL once
+    the revert's journal is written (the copy-back is under way), then
+    "restarts the service" (a new driver object) and runs the next
+    operation on the volume.
+    """
+
+    backend_options = {'volume_copy_bps_limit': 8 * MiB}
+
+    def test_revert_rolled_back_after_service_killed(self):
+        volume = self.create_volume()
+        self.write(volume, 0, 32 * MiB, 0x11)
+        s1 = self.create_snapshot(volume)
+        self.write(volume, 0, 32 * MiB, 0x99)
+        ref_junk = self.reference(volume, 'junk')
+        doc = os.path.join(self.snap_dir(volume), 'chain.json')
+        undo = os.path.join(self.snap_dir(volume),
+                            'revert-%s.undo.qcow2' % s1.id)
+        pid = os.fork()
+        if pid == 0:  # the service
+            try:
+                self.driver.revert_to_snapshot(self.ctx, volume, s1)
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 60
+        while True:
+            with open(doc) as f:
+                if '"journal": {' in f.read():
+                    break
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        time.sleep(0.5)  # let the copy-back write some clusters
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        self.assertTrue(os.path.exists(undo))
+        find_daemon(self.volume_path(volume))  # left running, orphaned
+        # "Restart": a new driver; the next operation recovers first.
+        restarted = self.make_driver(volume_copy_bps_limit=0)
+        restarted.delete_snapshot(self.new_snapshot(volume))
+        self.assertFalse(os.path.exists(undo))
+        self.assertRaises(AssertionError, find_daemon,
+                          self.volume_path(volume), timeout=1)
+        with open(doc) as f:
+            self.assertIn('"journal": null', f.read())
+        # The volume is as it was before the revert; s1 is intact, and a
+        # new revert works.
+        self.assertSameContent(ref_junk, self.volume_path(volume))
+        restarted.revert_to_snapshot(self.ctx, volume, s1)
+        self.assertDifferentContent(ref_junk, self.volume_path(volume))
+        self.assertSameContent(self.snap_path(volume, s1),
+                               self.volume_path(volume))
