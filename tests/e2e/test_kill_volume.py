@@ -113,17 +113,28 @@ class TestCinderVolumeKilled(base.E2ETestCase):
         subprocess.run(['sync'], check=True)
         with open('/proc/sys/vm/drop_caches', 'w') as f:
             f.write('1\n')
-        killed = self.create_snapshot(vid)['id']
-        part = os.path.join(self.snap_dir(vid),
-                            'snapshot-%s.qcow2.part' % killed)
+        # The CLI is started, not waited for: its own start-up takes as
+        # long as a fast copy, which would be over before the kill.
+        name = self.unique_name('snap')
+        cli = subprocess.Popen(
+            [base.OPENSTACK, 'volume', 'snapshot', 'create', '--volume', vid,
+             name, '-f', 'value', '-c', 'id'],
+            env=base.cli_env(), stdout=subprocess.PIPE, text=True)
+        snap_dir = self.snap_dir(vid)
+
+        def copying():
+            parts = [n for n in (os.listdir(snap_dir)
+                                 if os.path.isdir(snap_dir) else [])
+                     if n.endswith('.qcow2.part')]
+            return parts and holders(vid)
+
         # Killed while its qemu-storage-daemon copies (not before the
         # daemon started, which leaves nothing running).
         self.addCleanup(self.stop_orphans, vid)
         deadline = time.monotonic() + 60
-        while not (os.path.exists(part) and holders(vid)) and \
-                time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.assertTrue(os.path.exists(part) and holders(vid),
+        while not copying() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(copying(),
                         'copy never started: %s' % self.files_named(vid))
         # The worker (doing the snapshot) and its parent, by their ids.
         for victim in workers + [pid]:
@@ -133,6 +144,9 @@ class TestCinderVolumeKilled(base.E2ETestCase):
                 time.monotonic() - t_kill < 10:
             time.sleep(0.05)
         self.assertFalse(any(map(alive, workers + [pid])))
+        killed = cli.communicate(timeout=120)[0].strip()
+        self.assertEqual(0, cli.returncode)
+        self.addCleanup(self._cleanup, 'volume snapshot', killed)
         status = self.openstack('volume', 'snapshot', 'show',
                                 killed)['status']
         self.assertEqual('creating', status,
