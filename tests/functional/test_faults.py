@@ -53,12 +53,17 @@ def find_daemon(volume_path, timeout=20):
     return find_process(volume_path, timeout=timeout)
 
 
-class KilledMidCopy(base.FunctionalTestCase):
+class KillMidCopy(base.FunctionalTestCase):
+    """Run a driver call in a thread and SIGKILL its QEMU tool mid-way."""
 
-    backend_options = {'volume_copy_bps_limit': SLOW}
+    def run_and_kill(self, func, args, ready, path,
+                     program='qemu-storage-daemon'):
+        """Start ``func(*args)``; once ``ready()``, kill ``program``.
 
-    def run_and_kill(self, func, *args, wait_for):
-        """Run ``func`` in a thread, SIGKILL its daemon mid-copy."""
+        The process is the one whose command line names ``path``, looked
+        up only once ready (a daemonizing parent is gone by then). Returns
+        ``{'result': ...}`` or ``{'error': exception}``.
+        """
         outcome = {}
 
         def target():
@@ -69,16 +74,19 @@ class KilledMidCopy(base.FunctionalTestCase):
 
         thread = threading.Thread(target=target)
         thread.start()
-        deadline = time.monotonic() + 20
-        while not wait_for() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.assertTrue(wait_for(), 'copy never got under way')
-        # Looked up only now: the process that daemonized is gone by then.
-        pid = find_daemon(self.volume_path(self.volume))
-        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.assertTrue(ready(), 'copy never got under way')
+        os.kill(find_process(path, program), signal.SIGKILL)
         thread.join(60)
         self.assertFalse(thread.is_alive())
         return outcome
+
+
+class KilledMidCopy(KillMidCopy):
+
+    backend_options = {'volume_copy_bps_limit': SLOW}
 
     def setUp(self):
         super().setUp()
@@ -101,9 +109,10 @@ class KilledMidCopy(base.FunctionalTestCase):
         part = os.path.join(self.snap_dir(self.volume),
                             'snapshot-%s.qcow2.part' % snap.id)
         outcome = self.run_and_kill(
-            self.driver.create_snapshot, snap,
-            wait_for=lambda: (os.path.exists(part) and
-                              os.path.getsize(part) > 2 * MiB))
+            self.driver.create_snapshot, (snap,),
+            lambda: (os.path.exists(part) and
+                     os.path.getsize(part) > 2 * MiB),
+            self.volume_path(self.volume))
         self.assertIsInstance(outcome.get('error'),
                               exception.VolumeBackendAPIException)
         self.assertIn(snap.id, str(outcome['error']))
@@ -146,8 +155,8 @@ class KilledMidCopy(base.FunctionalTestCase):
                 return '"journal": {' in f.read()
 
         outcome = self.run_and_kill(self.driver.revert_to_snapshot,
-                                    self.ctx, self.volume, s2,
-                                    wait_for=applying)
+                                    (self.ctx, self.volume, s2), applying,
+                                    self.volume_path(self.volume))
         self.assertIsInstance(outcome.get('error'),
                               exception.VolumeBackendAPIException)
         # The copy-back was rolled back from the undo file at once.
@@ -162,7 +171,7 @@ class KilledMidCopy(base.FunctionalTestCase):
         self.assertSameContent(ref2, self.volume_path(self.volume))
 
 
-class KilledFullAndFlatten(base.FunctionalTestCase):
+class KilledFullAndFlatten(KillMidCopy):
     """The first (full) snapshot and a volume-from-snapshot killed."""
 
     backend_options = {'volume_copy_bps_limit': SLOW}
@@ -173,33 +182,13 @@ class KilledFullAndFlatten(base.FunctionalTestCase):
         self.write(self.volume, 0, 32 * MiB, 0x10)
         self.ref = self.reference(self.volume, 'now')
 
-    def run_until(self, func, args, ready, program, path):
-        outcome = {}
-
-        def target():
-            try:
-                outcome['result'] = func(*args)
-            except Exception as exc:
-                outcome['error'] = exc
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not ready() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        os.kill(find_process(path, program), signal.SIGKILL)
-        thread.join(60)
-        self.assertFalse(thread.is_alive())
-        return outcome
-
     def check_full_snapshot_killed(self, ready):
         snap = self.new_snapshot(self.volume)
         part = os.path.join(self.snap_dir(self.volume),
                             'snapshot-%s.qcow2.part' % snap.id)
-        outcome = self.run_until(self.driver.create_snapshot, (snap,),
-                                 lambda: ready(part),
-                                 'qemu-storage-daemon',
-                                 self.volume_path(self.volume))
+        outcome = self.run_and_kill(self.driver.create_snapshot, (snap,),
+                                    lambda: ready(part),
+                                    self.volume_path(self.volume))
         self.assertIsInstance(outcome.get('error'),
                               exception.VolumeBackendAPIException)
         self.assertFalse(os.path.exists(part))
@@ -234,11 +223,11 @@ class KilledFullAndFlatten(base.FunctionalTestCase):
         new.create()
         new_path = os.path.join(self.mount_point, 'volume-%s' % new.id)
         part = new_path + '.part'
-        outcome = self.run_until(
+        outcome = self.run_and_kill(
             self.driver.create_volume_from_snapshot, (new, snap),
             lambda: (os.path.exists(part) and
                      os.stat(part).st_blocks * 512 > 4 * MiB),
-            'qemu-img', part)
+            part, program='qemu-img')
         self.assertIsInstance(outcome.get('error'),
                               exception.VolumeBackendAPIException)
         self.assertIn(snap.id, str(outcome['error']))
