@@ -470,3 +470,41 @@ class TestOnlineFaults(OnlineTestCase):
         s2, _ = self.snapshot(volume, 's2', driver=self.make_driver())
         self.assertEqual('incremental', s2.metadata['incsnap:kind'])
         self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
+
+    def test_libvirtd_restarted_during_job(self):
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, 0x71)
+        s1, _ = self.snapshot(volume, 's1')
+        self.guest_write(vm, volume, 4 * MiB, 256 * MiB, 0x72)
+        snap, thread, outcome = self.start_slow_snapshot(volume, vm)
+        # libvirtd goes away while the job runs, and comes back.
+        pid = int(subprocess.run(['pgrep', '-x', 'libvirtd'],
+                                 capture_output=True,
+                                 text=True).stdout.split()[0])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while os.path.exists('/proc/%d' % pid):
+            self.assertLess(time.monotonic(), deadline)
+            eventlet.sleep(0.1)
+        subprocess.run([os.path.join(base.REPO, 'tools', 'start-libvirtd')],
+                       check=True)
+        self.wait(thread)
+        from cinder import exception
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertIn(snap.id, str(outcome['error']))
+        self.assertEqual(
+            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+            self.files_in(self.snap_dir(volume)))
+        # The VM kept running; the next snapshot waits for the job QEMU
+        # may still run, stays incremental from s1, and is correct.
+        self.conn = libvirt.open(URI)
+        self.addCleanup(self.conn.close)
+        self.assertTrue(self.conn.lookupByUUIDString(vm).isActive())
+        self.guest_write(vm, volume, 300 * MiB, MiB, 0x73)
+        s2, _ = self.snapshot(volume, 's2')
+        self.assertEqual('incremental', s2.metadata['incsnap:kind'])
+        self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
