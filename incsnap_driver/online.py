@@ -21,12 +21,15 @@ objects: the driver passes plain values in.
 import contextlib
 import dataclasses
 import datetime
+import os
 import time
+from xml.etree import ElementTree
 
 import libvirt
 from oslo_log import log as logging
 
 from incsnap_driver import chain as chain_mod
+from incsnap_driver import layout
 from incsnap_driver.virt import backup
 from incsnap_driver.virt import checkpoints
 from incsnap_driver.virt import connection
@@ -138,11 +141,51 @@ def take(disk, relative_target, plan, timeout, progress, quiesce,
             raise errors.BackupFailed('Backup of %s failed: %s'
                                       % (disk.source, exc))
         except errors.DomainBusy:
+            if abort_abandoned_backup(disk, relative_target):
+                continue
             if time.monotonic() > deadline:
                 raise
             LOG.info('Domain of %s is busy with another job; retrying.',
                      disk.source)
             time.sleep(BUSY_RETRY_INTERVAL)
+
+
+def abort_abandoned_backup(disk, relative_target):
+    """Abort a backup job of ours that nobody waits for any more.
+
+    A job whose waiter lost libvirtd (restarted) or died (cinder-volume
+    killed) runs on in QEMU into a target the driver already gave up on.
+    Such a job writes a ``.part`` file in this volume's snapshot folder;
+    the caller holds the volume's lock, so no live operation owns it.
+    Returns True when one was aborted.
+    """
+    dom = disk.domain
+    try:
+        xml = dom.backupGetXMLDesc(0)
+    except libvirt.libvirtError:
+        return False
+    folder = os.path.dirname(backup.target_path_for(disk.source,
+                                                    relative_target))
+    for target in ElementTree.fromstring(xml).iter('target'):
+        path = target.get('file') or ''
+        if (os.path.dirname(path) == folder and
+                path.endswith(layout.PART_SUFFIX)):
+            LOG.warning('Aborting an abandoned backup job of %(disk)s into '
+                        '%(path)s.', {'disk': disk.source, 'path': path})
+            try:
+                dom.abortJob()
+            except libvirt.libvirtError as exc:
+                LOG.warning('Could not abort it: %s', exc)
+                return False
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    dom.backupGetXMLDesc(0)
+                except libvirt.libvirtError:
+                    return True  # no backup job any more
+                time.sleep(0.2)
+            return True
+    return False
 
 
 def tidy(disk, keep, stale=()):
