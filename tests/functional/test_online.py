@@ -420,30 +420,43 @@ class TestOnlineFaults(OnlineTestCase):
             eventlet.sleep(0.02)
         return snap, thread, outcome
 
+    def running_vm_with_pending_writes(self, byte):
+        """A running VM, a first snapshot s1, then 256 MiB more written.
+
+        Returns (volume, vm, s1, model of s1): the next snapshot has 256
+        MiB to copy, long enough to interfere with once slowed down.
+        """
+        volume = self.new_volume()
+        vm = str(uuid.uuid4())
+        self.attach(volume, vm)
+        self.start(vm, [volume])
+        self.guest_write(vm, volume, 0, MiB, byte)
+        s1, m1 = self.snapshot(volume, 's1')
+        self.guest_write(vm, volume, 4 * MiB, 256 * MiB, byte + 1)
+        return volume, vm, s1, m1
+
+    def assertFailedCleanly(self, outcome, snap, volume, s1):
+        """The snapshot failed naming itself; only s1's file is left."""
+        from cinder import exception
+        self.assertIsInstance(outcome.get('error'),
+                              exception.VolumeBackendAPIException)
+        self.assertIn(snap.id, str(outcome['error']))
+        self.assertEqual(
+            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+            self.files_in(self.snap_dir(volume)))
+
     def wait(self, thread, timeout=120):
         with eventlet.Timeout(timeout):
             thread.wait()
 
     def test_domain_destroyed_during_job(self):
-        volume = self.new_volume()
-        vm = str(uuid.uuid4())
-        self.attach(volume, vm)
-        self.start(vm, [volume])
-        self.guest_write(vm, volume, 0, MiB, 0x51)
-        s1, m1 = self.snapshot(volume, 's1')
-        self.guest_write(vm, volume, 4 * MiB, 256 * MiB, 0x52)
+        volume, vm, s1, m1 = self.running_vm_with_pending_writes(0x51)
         snap, thread, outcome = self.start_slow_snapshot(volume, vm)
         eventlet.sleep(0.5)
         self.destroy(vm, graceful=True)
         self.wait(thread)
-        from cinder import exception
-        self.assertIsInstance(outcome.get('error'),
-                              exception.VolumeBackendAPIException)
-        self.assertIn(snap.id, str(outcome['error']))
-        # No partial file; s1 intact; the volume holds what the guest wrote.
-        self.assertEqual(
-            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
-            self.files_in(self.snap_dir(volume)))
+        self.assertFailedCleanly(outcome, snap, volume, s1)
+        # s1 intact; the volume holds what the guest wrote.
         self.assertModel(self.snap_path(volume, s1), m1)
         self.assertModel(self.volume_path(volume),
                          self.model_now(volume, 'now'))
@@ -456,20 +469,12 @@ class TestOnlineFaults(OnlineTestCase):
 
     def test_job_timeout_online(self):
         driver = self.make_driver(incsnap_copy_timeout=2)
-        volume = self.new_volume()
-        vm = str(uuid.uuid4())
-        self.attach(volume, vm)
-        self.start(vm, [volume])
-        self.guest_write(vm, volume, 0, MiB, 0x61)
-        s1, _ = self.snapshot(volume, 's1')
-        self.guest_write(vm, volume, 4 * MiB, 256 * MiB, 0x62)
+        volume, vm, s1, _ = self.running_vm_with_pending_writes(0x61)
         self.driver = driver
         snap, thread, outcome = self.start_slow_snapshot(volume, vm)
         self.wait(thread)
+        self.assertFailedCleanly(outcome, snap, volume, s1)
         self.assertIn('did not complete within 2 s', str(outcome.get('error')))
-        self.assertEqual(
-            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
-            self.files_in(self.snap_dir(volume)))
         # No checkpoint of the failed job is left in the domain.
         dom = self.conn.lookupByUUIDString(vm)
         names = [c.getName() for c in dom.listAllCheckpoints(0)]
@@ -488,13 +493,7 @@ class TestOnlineFaults(OnlineTestCase):
         if os.environ.get('INCSNAP_TEST_LIBVIRTD_RESTART') != '1':
             self.skipTest('restarts libvirtd; set '
                           'INCSNAP_TEST_LIBVIRTD_RESTART=1 to run it alone')
-        volume = self.new_volume()
-        vm = str(uuid.uuid4())
-        self.attach(volume, vm)
-        self.start(vm, [volume])
-        self.guest_write(vm, volume, 0, MiB, 0x71)
-        s1, _ = self.snapshot(volume, 's1')
-        self.guest_write(vm, volume, 4 * MiB, 256 * MiB, 0x72)
+        volume, vm, s1, _ = self.running_vm_with_pending_writes(0x71)
         snap, thread, outcome = self.start_slow_snapshot(volume, vm)
         # libvirtd goes away while the job runs, and comes back.
         pid = int(subprocess.run(['pgrep', '-x', '-r', 'R,S,D', 'libvirtd'],
@@ -509,13 +508,7 @@ class TestOnlineFaults(OnlineTestCase):
         subprocess.run([os.path.join(base.REPO, 'tools', 'start-libvirtd')],
                        check=True)
         self.wait(thread)
-        from cinder import exception
-        self.assertIsInstance(outcome.get('error'),
-                              exception.VolumeBackendAPIException)
-        self.assertIn(snap.id, str(outcome['error']))
-        self.assertEqual(
-            sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
-            self.files_in(self.snap_dir(volume)))
+        self.assertFailedCleanly(outcome, snap, volume, s1)
         # The VM kept running; the next snapshot waits for the job QEMU
         # may still run, stays incremental from s1, and is correct.
         self.conn = libvirt.open(URI)
