@@ -16,9 +16,7 @@ from incsnap_driver.manage.checks import model
 from incsnap_driver.manage.checks import share
 from tests.unit.manage import scans
 
-VOL = scans.VOL
-S3 = scans.S3
-OTHER = scans.OTHER
+VOL, S1, S2, S3, OTHER = scans.IDS
 good_scan = scans.good_scan
 
 

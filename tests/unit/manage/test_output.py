@@ -17,7 +17,7 @@ from incsnap_driver.manage.checks import model
 from incsnap_driver.manage import output
 from tests.unit.manage import scans
 
-VOL = scans.VOL
+VOL, S1, S2, S3, OTHER = scans.IDS
 
 
 class TestOutput(testtools.TestCase):

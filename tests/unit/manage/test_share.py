@@ -17,8 +17,7 @@ from incsnap_driver.manage.checks import model
 from incsnap_driver.manage.checks import share
 from tests.unit.manage import scans
 
-VOL = scans.VOL
-OTHER = scans.OTHER
+VOL, S1, S2, S3, OTHER = scans.IDS
 
 
 class TestShareLevel(testtools.TestCase):

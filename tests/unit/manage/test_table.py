@@ -16,9 +16,7 @@ import testtools
 from incsnap_driver.manage.checks import table
 from tests.unit.manage import scans
 
-S1 = scans.S1
-S2 = scans.S2
-S3 = scans.S3
+VOL, S1, S2, S3, OTHER = scans.IDS
 MiB = scans.MiB
 snap_file = scans.snap_file
 good_scan = scans.good_scan

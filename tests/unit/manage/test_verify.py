@@ -16,11 +16,7 @@ from incsnap_driver import layout
 from incsnap_driver.manage.checks import model
 from tests.unit.manage import scans
 
-VOL = scans.VOL
-S1 = scans.S1
-S2 = scans.S2
-S3 = scans.S3
-OTHER = scans.OTHER
+VOL, S1, S2, S3, OTHER = scans.IDS
 snap_file = scans.snap_file
 good_scan = scans.good_scan
 
