@@ -32,7 +32,7 @@ from incsnap_driver import chain as chain_mod
 from incsnap_driver import layout
 
 FORMAT_VERSION = 1
-DOCUMENT = 'chain.json'
+DOCUMENT = layout.CHAIN_DOCUMENT
 
 
 class ChainDocumentError(Exception):
@@ -150,7 +150,8 @@ class ChainStore:
         os.makedirs(self.directory, exist_ok=True)
         payload = json.dumps(to_dict(chain), indent=1,
                              sort_keys=True).encode('utf-8')
-        fd, tmp = tempfile.mkstemp(prefix='.chain.', suffix='.tmp',
+        fd, tmp = tempfile.mkstemp(prefix=layout.CHAIN_TMP_PREFIX,
+                                   suffix=layout.CHAIN_TMP_SUFFIX,
                                    dir=self.directory)
         try:
             with os.fdopen(fd, 'wb') as f:

@@ -12,6 +12,7 @@
 """File names on the share: only UUIDs name files, nothing climbs out."""
 
 import os
+import tempfile
 import uuid
 
 import fixtures
@@ -74,6 +75,64 @@ class NamesTest(testtools.TestCase):
                      'snapshot-%s.raw' % SNAP, 'xsnapshot-%s.qcow2' % SNAP,
                      'volume-%s' % SNAP, ''):
             self.assertIsNone(layout.snapshot_id_of(name), name)
+
+    def test_is_uuid(self):
+        self.assertTrue(layout.is_uuid(SNAP))
+        for bad in ('../x', '', None, SNAP.upper(), SNAP + '\n', SNAP[1:]):
+            self.assertFalse(layout.is_uuid(bad), bad)
+
+    def test_every_name_reads_back_by_its_own_reader_only(self):
+        volume = layout.volume_file(SNAP)
+        self.assertEqual('volume-%s' % SNAP, volume)
+        names = {
+            layout.snapshot_id_of: layout.snapshot_file(SNAP),
+            layout.part_snapshot_id_of: layout.part_file(SNAP),
+            layout.undo_snapshot_id_of: layout.undo_file(SNAP),
+            layout.volume_id_of: volume,
+            layout.snapshot_dir_volume_id_of: layout.snapshot_dir(volume),
+            layout.volume_info_id_of: volume + layout.INFO_SUFFIX,
+        }
+        readers = list(names) + [layout.volume_part_id_of]
+        for reader, name in names.items():
+            for other in readers:
+                self.assertEqual(SNAP if other is reader else None,
+                                 other(name), (other.__name__, name))
+        for name in (layout.revert_file(volume),
+                     layout.new_volume_part(volume)):
+            self.assertEqual(SNAP, layout.volume_part_id_of(name), name)
+            for other in names:
+                self.assertIsNone(other(name), (other.__name__, name))
+
+    def test_readers_refuse_other_names(self):
+        readers = (layout.snapshot_id_of, layout.part_snapshot_id_of,
+                   layout.undo_snapshot_id_of, layout.volume_id_of,
+                   layout.snapshot_dir_volume_id_of,
+                   layout.volume_part_id_of, layout.volume_info_id_of)
+        for name in ('', 'volume-x', 'volume-%s' % SNAP.upper(),
+                     'volume-%s.revert' % SNAP, 'volume-%s.incsnapx' % SNAP,
+                     'volume-%sXincsnap' % SNAP, 'xvolume-%s' % SNAP,
+                     'snapshot-%s.qcow2x' % SNAP, 'revert-%s.qcow2' % SNAP,
+                     'volume-%s/x' % SNAP, 'chain.json'):
+            for reader in readers:
+                self.assertIsNone(reader(name), (reader.__name__, name))
+
+    def test_chain_tmp(self):
+        # The names tempfile gives the chain document while it is written.
+        for _ in range(20):
+            name = tempfile.mktemp(prefix=layout.CHAIN_TMP_PREFIX,
+                                   suffix=layout.CHAIN_TMP_SUFFIX, dir='')
+            self.assertTrue(layout.is_chain_tmp(name), name)
+        for name in ('chain.json', '.chain..tmp', '.chain.a/b.tmp',
+                     '.chainXabcXtmp', 'x.chain.abc.tmp', '.chain.abc.tmpx'):
+            self.assertFalse(layout.is_chain_tmp(name), name)
+
+    def test_backing_name_problem(self):
+        for name, why in (('/srv/volume-x.incsnap/' + SNAP, 'is absolute'),
+                          ('sub/' + SNAP, 'contains "/"'),
+                          ('..' + SNAP, 'contains ".."')):
+            self.assertEqual(why, layout.backing_name_problem(name))
+        self.assertIsNone(layout.backing_name_problem(
+            layout.snapshot_file(SNAP)))
 
     def test_every_accepted_id_reads_back(self):
         for _ in range(50):

@@ -9,7 +9,7 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Read a mounted share into the plain values of :mod:`manage_checks`.
+"""Read a mounted share into the plain values of :mod:`.checks.model`.
 
 Rules that keep the reading safe on a share someone may have tampered with:
 
@@ -24,7 +24,6 @@ Rules that keep the reading safe on a share someone may have tampered with:
   allowed, and no lock is taken that could stop a VM from starting.
 """
 
-import json
 import os
 import stat
 import time
@@ -32,7 +31,8 @@ import time
 from oslo_concurrency import processutils
 
 from incsnap_driver import layout
-from incsnap_driver import manage_checks as checks
+from incsnap_driver.manage.checks import model
+from incsnap_driver.manage.checks import share
 from incsnap_driver.qemu import img
 from incsnap_driver import store
 
@@ -45,18 +45,18 @@ def entry_of(directory, name, share_root, now=None):
     except FileNotFoundError:
         return None
     now = time.time() if now is None else now
-    entry = checks.Entry(name=name, allocated=st.st_blocks * 512,
-                         age=max(0.0, now - st.st_mtime))
+    entry = model.Entry(name=name, allocated=st.st_blocks * 512,
+                        age=max(0.0, now - st.st_mtime))
     if stat.S_ISLNK(st.st_mode):
-        entry.type = checks.SYMLINK
+        entry.type = model.SYMLINK
         entry.link_target = os.readlink(path)
         entry.link_inside = layout.is_inside(share_root, path)
     elif stat.S_ISDIR(st.st_mode):
-        entry.type = checks.DIR
+        entry.type = model.DIR
     elif stat.S_ISREG(st.st_mode):
-        entry.type = checks.FILE
+        entry.type = model.FILE
     else:
-        entry.type = checks.OTHER
+        entry.type = model.OTHER
     return entry
 
 
@@ -75,9 +75,9 @@ def image_facts(path, execute=processutils.execute):
         info = img.info(path, execute=execute)
     except (processutils.ProcessExecutionError, OSError,
             ValueError) as exc:
-        return checks.ImageFacts(format=None, compat=None, checked=False,
-                                 error=_short(exc))
-    return checks.ImageFacts(
+        return model.ImageFacts(format=None, compat=None, checked=False,
+                                error=_short(exc))
+    return model.ImageFacts(
         format=info.get('format'),
         compat=img.qcow2_compat(info),
         backing=info.get('backing-filename'),
@@ -133,7 +133,7 @@ def processes_with_open_files():
             except OSError:
                 continue
             name = os.path.basename(target)
-            if checks.VOLUME_FILE.match(name):
+            if layout.volume_id_of(name):
                 found.setdefault(name, []).append(
                     ('pid %s (%s)' % (pid, comm), fd_path))
     return found
@@ -169,11 +169,11 @@ def _checkable(name, entries, images):
         seen.add(name)
         entry = entries.get(name)
         facts = images.get(name)
-        if (entry is None or entry.type != checks.FILE or facts is None or
+        if (entry is None or entry.type != model.FILE or facts is None or
                 facts.error or layout.snapshot_id_of(name) is None):
             return False
         backing = facts.backing
-        if backing is not None and checks.backing_problem(backing):
+        if backing is not None and layout.backing_name_problem(backing):
             return False
         name = backing
     return True
@@ -186,11 +186,11 @@ def scan_volume(share_dir, volume_id, listing, open_files=None,
     ``deep``: also run qemu-img (info always when deep, check too).
     """
     volume_id = layout.check_uuid('volume', volume_id)
-    scan = checks.VolumeScan(volume_id=volume_id,
-                             volume=listing.volumes.get(volume_id),
-                             folder=listing.folders.get(volume_id))
+    scan = model.VolumeScan(volume_id=volume_id,
+                            volume=listing.volumes.get(volume_id),
+                            folder=listing.folders.get(volume_id))
     volume_path = os.path.join(share_dir, scan.volume_file)
-    if scan.volume is not None and scan.volume.type == checks.FILE:
+    if scan.volume is not None and scan.volume.type == model.FILE:
         if open_files is not None:
             scan.open_by = holders(volume_path, open_files)
         if deep:
@@ -199,15 +199,15 @@ def scan_volume(share_dir, volume_id, listing, open_files=None,
                     not scan.volume_image.backing and not scan.open_by):
                 # A volume a process writes reads as corrupt to check.
                 run_check(volume_path, scan.volume_image, execute)
-    if scan.folder is None or scan.folder.type != checks.DIR:
+    if scan.folder is None or scan.folder.type != model.DIR:
         return scan
     folder = os.path.join(share_dir, scan.folder_name)
     scan.entries = {e.name: e for e in list_dir(folder, share_dir, now)}
-    doc = scan.entries.get(store.DOCUMENT)
-    if doc is not None and doc.type != checks.FILE:
+    doc = scan.entries.get(layout.CHAIN_DOCUMENT)
+    if doc is not None and doc.type != model.FILE:
         scan.chain_error = ('chain document %s is not a regular file (%s); '
                             'not read' % (os.path.join(folder,
-                                                       store.DOCUMENT),
+                                                       layout.CHAIN_DOCUMENT),
                                           doc.type))
         return scan
     try:
@@ -220,7 +220,7 @@ def scan_volume(share_dir, volume_id, listing, open_files=None,
     for record in scan.chain.snapshots:
         name = record.file
         entry = scan.entries.get(name)
-        if (entry is None or entry.type != checks.FILE or
+        if (entry is None or entry.type != model.FILE or
                 layout.snapshot_id_of(name) != record.id):
             continue
         scan.images[name] = image_facts(os.path.join(folder, name), execute)
@@ -237,7 +237,7 @@ def scan_share(share_dir, execute=processutils.execute, deep=True,
     Volumes without a snapshot folder have no snapshots: nothing to check
     about chains, so they are left out.
     """
-    listing = checks.classify_share(list_dir(share_dir, share_dir, now))
+    listing = share.classify_share(list_dir(share_dir, share_dir, now))
     open_files = processes_with_open_files() if deep else None
     scans = []
     for volume_id in sorted(listing.folders):
@@ -245,7 +245,3 @@ def scan_share(share_dir, execute=processutils.execute, deep=True,
                                  open_files=open_files, execute=execute,
                                  now=now, deep=deep))
     return listing, scans
-
-
-def to_json(value):
-    return json.dumps(value, indent=1, sort_keys=True)

@@ -1,0 +1,20 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""How ``incsnap-manage`` ends: its exit codes and its usage error."""
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1   # problems found (verify), something refused (gc)
+EXIT_USAGE = 2      # usage or configuration error
+
+
+class UsageError(Exception):
+    """A usage or configuration error: exit 2 with this message."""
