@@ -125,7 +125,7 @@ def new_volume_part(volume_path):
 
 
 def _id_of(reader, file_name):
-    match = reader.match(file_name)
+    match = reader.fullmatch(file_name)
     return match.group(match.lastindex) if match else None
 
 
@@ -169,7 +169,7 @@ def volume_info_id_of(file_name):
 
 def is_chain_tmp(file_name):
     """True for a chain document being written (or left by a crash)."""
-    return bool(_CHAIN_TMP.match(file_name))
+    return bool(_CHAIN_TMP.fullmatch(file_name))
 
 
 def backing_name_problem(name):

@@ -112,7 +112,10 @@ class NamesTest(testtools.TestCase):
                      'volume-%s.revert' % SNAP, 'volume-%s.incsnapx' % SNAP,
                      'volume-%sXincsnap' % SNAP, 'xvolume-%s' % SNAP,
                      'snapshot-%s.qcow2x' % SNAP, 'revert-%s.qcow2' % SNAP,
-                     'volume-%s/x' % SNAP, 'chain.json'):
+                     'volume-%s/x' % SNAP, 'chain.json',
+                     # A trailing newline is part of the name, not an end.
+                     'volume-%s\n' % SNAP, 'snapshot-%s.qcow2\n' % SNAP,
+                     'volume-%s.incsnap\n' % SNAP):
             for reader in readers:
                 self.assertIsNone(reader(name), (reader.__name__, name))
 
@@ -123,7 +126,8 @@ class NamesTest(testtools.TestCase):
                                    suffix=layout.CHAIN_TMP_SUFFIX, dir='')
             self.assertTrue(layout.is_chain_tmp(name), name)
         for name in ('chain.json', '.chain..tmp', '.chain.a/b.tmp',
-                     '.chainXabcXtmp', 'x.chain.abc.tmp', '.chain.abc.tmpx'):
+                     '.chainXabcXtmp', 'x.chain.abc.tmp', '.chain.abc.tmpx',
+                     '.chain.abc.tmp\n'):
             self.assertFalse(layout.is_chain_tmp(name), name)
 
     def test_backing_name_problem(self):
