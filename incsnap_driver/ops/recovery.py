@@ -71,8 +71,8 @@ def remove_leftovers(context):
         if name == journal.get('undo'):
             continue
         if (name.endswith(layout.PART_SUFFIX) or
-                name.endswith('.undo.qcow2') or
-                name.startswith('.chain.')):
+                name.endswith(layout.UNDO_SUFFIX) or
+                name.startswith(layout.CHAIN_TMP_PREFIX)):
             LOG.warning('Volume %(vol)s: removing leftover %(file)s.',
                         {'vol': files.volume_id, 'file': name})
             backend.remove(files.in_folder(name))
