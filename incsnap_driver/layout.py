@@ -40,6 +40,7 @@ VOLUME_PREFIX = 'volume-'
 SNAPSHOT_DIR_SUFFIX = '.incsnap'
 PART_SUFFIX = '.part'
 REVERT_SUFFIX = '.revert'
+UNDO_SUFFIX = '.undo.qcow2'
 # Cinder's remotefs keeps a JSON ".info" file next to some volumes.
 INFO_SUFFIX = '.info'
 CHAIN_DOCUMENT = 'chain.json'
@@ -50,7 +51,7 @@ CHAIN_TMP_SUFFIX = '.tmp'
 
 _VOLUME = VOLUME_PREFIX + '%s'
 _SNAPSHOT = 'snapshot-%s.qcow2'
-_UNDO = 'revert-%s.undo.qcow2'
+_UNDO = 'revert-%s' + UNDO_SUFFIX
 
 # The canonical spelling only (what Cinder generates): then every name
 # built from an id reads back to it with snapshot_id_of.

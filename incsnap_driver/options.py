@@ -42,6 +42,16 @@ class _ZoneMap(types.Dict):
                              'commas' % (value,))
 
 
+def _az_overrides(option, example):
+    """The ``<option>_az_overrides`` option: per zone values of ``option``."""
+    return cfg.Opt(
+        option + '_az_overrides', type=_ZoneMap(), default={},
+        help='Per availability zone values of %(opt)s, as "az-name:value" '
+             'pairs separated by commas, e.g. "%(example)s". A volume in a '
+             'listed zone uses the zone\'s value; other volumes use '
+             '%(opt)s.' % {'opt': option, 'example': example})
+
+
 incsnap_opts = [
     cfg.BoolOpt('kvm_incremental_snapshot',
                 default=False,
@@ -61,21 +71,8 @@ incsnap_opts = [
                     'snapshot full. Must be an integer >= 1. Can be '
                     'overridden per availability zone with '
                     'snapshot_delta_max_az_overrides.'),
-    cfg.Opt('kvm_incremental_snapshot_az_overrides',
-            type=_ZoneMap(),
-            default={},
-            help='Per availability zone values of '
-                 'kvm_incremental_snapshot, as "az-name:value" pairs '
-                 'separated by commas, e.g. "az1:true,az2:false". '
-                 'A volume in a listed zone uses the zone\'s value; '
-                 'other volumes use kvm_incremental_snapshot.'),
-    cfg.Opt('snapshot_delta_max_az_overrides',
-            type=_ZoneMap(),
-            default={},
-            help='Per availability zone values of snapshot_delta_max, '
-                 'as "az-name:value" pairs separated by commas, e.g. '
-                 '"az1:3,az2:32". A volume in a listed zone uses the '
-                 'zone\'s value; other volumes use snapshot_delta_max.'),
+    _az_overrides('kvm_incremental_snapshot', 'az1:true,az2:false'),
+    _az_overrides('snapshot_delta_max', 'az1:3,az2:32'),
     cfg.IntOpt('incsnap_copy_timeout',
                default=3600,
                help='Seconds a snapshot or revert copy job may run before it '

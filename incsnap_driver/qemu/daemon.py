@@ -40,27 +40,12 @@ import time
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
+from incsnap_driver.qemu import processes
 from incsnap_driver.qemu import qmp
 
 LOG = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.2
-
-
-def _pids_with_argument(text):
-    """PIDs of processes whose command line contains ``text``."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if text.encode() in cmdline:
-            pids.append(int(entry))
-    return pids
 
 
 WORKDIR_PREFIX = 'incsnap-qsd-'
@@ -78,8 +63,8 @@ def reap_orphans(image_path, execute=processutils.execute, timeout=30):
     the PIDs stopped.
     """
     stopped = []
-    for pid in _pids_with_argument(image_path):
-        args = _cmdline(pid)
+    for pid in processes.pids_with_argument(image_path):
+        args = processes.cmdline(pid)
         if not args or 'qemu-storage-daemon' not in os.path.basename(args[0]):
             continue
         workdir = _workdir_of(args)
@@ -99,15 +84,6 @@ def reap_orphans(image_path, execute=processutils.execute, timeout=30):
         orphan.stop(clean=orphan.client is not None, timeout=timeout)
         stopped.append(pid)
     return stopped
-
-
-def _cmdline(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            raw = f.read()
-    except OSError:
-        return []
-    return [a.decode(errors='replace') for a in raw.split(b'\0') if a]
 
 
 def _workdir_of(args):
@@ -195,7 +171,7 @@ class StorageDaemon:
         """
         deadline = time.monotonic() + settle
         while True:
-            for pid in _pids_with_argument(self.socket_path):
+            for pid in processes.pids_with_argument(self.socket_path):
                 LOG.warning('Killing stray qemu-storage-daemon %s.', pid)
                 try:
                     self.execute('kill', '-9', str(pid))
@@ -316,27 +292,7 @@ class StorageDaemon:
         self._remove_workdir()
 
     def _alive(self):
-        """True while any thread of the process runs.
-
-        A process whose main thread has exited shows as a zombie while its
-        other threads may still be closing images (and holding their
-        locks): every task is looked at.
-        """
-        task_dir = '/proc/%d/task' % self.pid
-        try:
-            tasks = os.listdir(task_dir)
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        for task in tasks:
-            try:
-                with open(os.path.join(task_dir, task, 'stat')) as f:
-                    stat = f.read()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            # The state follows the command name, which is in parentheses.
-            if stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X'):
-                return True
-        return False
+        return processes.running(self.pid)
 
     def _wait_exit(self, timeout):
         deadline = time.monotonic() + timeout

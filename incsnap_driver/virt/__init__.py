@@ -11,8 +11,10 @@
 #    under the License.
 """libvirt mechanics for snapshots of attached volumes (running VMs).
 
-Knows nothing of Cinder. The online snapshot of one volume, as the driver
-wires it (names of checkpoints and files are the caller's)::
+Knows nothing of Cinder. The online snapshot of one volume, as
+:mod:`incsnap_driver.ops.snapshot` wires it through
+:mod:`incsnap_driver.online` (names of checkpoints and files are the
+caller's)::
 
     conn = connection.open_connection(uri_template, host)
     found = conn.versions()
@@ -32,11 +34,13 @@ wires it (names of checkpoints and files are the caller's)::
     result = backup.run_backup(disk, 'volume-<vid>.incsnap/<file>.part',
                                checkpoint_name=new_checkpoint,
                                incremental=parent, timeout=..., ...)
-    # store result.checkpoint_xml; if parent: wait_unlocked + rebase -u
+    # store result.checkpoint_xml; if parent:
+    #     imagelock.wait_unlocked + rebase -u
     checkpoints.prune(disk, keep=[new_checkpoint], saved_xml=...)
 
 Modules: connection (tpool-proxied connection, URI redaction, versions),
 versions (the pure version gate), domain (domain and disk lookup),
 checkpoints (checkpoint XML, redefine/validate, delete), backup (one
-push-mode backup job), errors.
+push-mode backup job), imagelock (QEMU's lock on a finished target),
+errors.
 """

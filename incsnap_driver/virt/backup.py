@@ -54,11 +54,8 @@ proxy of :mod:`incsnap_driver.virt.connection`).
 
 import collections
 import dataclasses
-import errno
-import fcntl
 import os
 import posixpath
-import struct
 import threading
 import time
 from xml.etree import ElementTree
@@ -68,6 +65,7 @@ import libvirt
 from oslo_log import log as logging
 
 from incsnap_driver.virt import checkpoints
+from incsnap_driver.virt import domain
 from incsnap_driver.virt import errors
 
 LOG = logging.getLogger(__name__)
@@ -111,18 +109,11 @@ def backup_xml(disk_target, target_path, all_targets, incremental=None):
     root = ElementTree.Element('domainbackup', mode='push')
     if incremental:
         ElementTree.SubElement(root, 'incremental').text = incremental
-    disks = ElementTree.SubElement(root, 'disks')
-    targets = list(all_targets)
-    if disk_target not in targets:
-        targets.insert(0, disk_target)
-    for target in targets:
-        if target == disk_target:
-            disk = ElementTree.SubElement(disks, 'disk', name=target,
-                                          backup='yes', type='file')
-            ElementTree.SubElement(disk, 'target', file=target_path)
-            ElementTree.SubElement(disk, 'driver', type='qcow2')
-        else:
-            ElementTree.SubElement(disks, 'disk', name=target, backup='no')
+    disk = domain.add_disks(root, disk_target, all_targets,
+                            chosen={'backup': 'yes', 'type': 'file'},
+                            others={'backup': 'no'})
+    ElementTree.SubElement(disk, 'target', file=target_path)
+    ElementTree.SubElement(disk, 'driver', type='qcow2')
     return ElementTree.tostring(root, encoding='unicode')
 
 
@@ -196,10 +187,10 @@ def _begin_error(dom, disk, exc, incremental):
     code = exc.get_error_code()
     if code == libvirt.VIR_ERR_CHECKPOINT_INCONSISTENT:
         return errors.CheckpointUnusable(
-            checkpoints.BITMAP_INCONSISTENT, incremental,
             'Incremental backup of %s of domain %s from checkpoint %s '
             'refused: %s' % (disk.target, dom.UUIDString(), incremental,
-                             exc))
+                             exc),
+            reason=checkpoints.BITMAP_INCONSISTENT, checkpoint=incremental)
     if code in (libvirt.VIR_ERR_NO_SUPPORT,
                 libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
         return errors.BackupUnsupported(
@@ -367,56 +358,3 @@ def _wait(dom, started, timeout, progress, poll_interval):
         eventlet.sleep(poll_interval)
     if progress is not None and last != 100:
         progress(100)
-
-
-# QEMU's image locking (block/file-posix.c): one byte per permission at
-# offset 100 + bit ("this process holds the permission") and 200 + bit
-# ("this process does not share it"); bit 1 is WRITE.
-_QEMU_LOCK_BASE = 100
-_QEMU_LOCK_LEN = 200
-
-
-def is_locked(path):
-    """Whether a QEMU process holds any of its image locks on ``path``.
-
-    Uses ``F_OFD_GETLK`` (what QEMU itself uses) on the lock bytes QEMU
-    takes, through the file as this host sees it (on NFS the server answers
-    for every client's locks).
-    """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        probe = struct.pack('hhqqi', fcntl.F_WRLCK, os.SEEK_SET,
-                            _QEMU_LOCK_BASE, _QEMU_LOCK_LEN, 0)
-        result = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, probe)
-        return struct.unpack('hhqqi', result)[0] != fcntl.F_UNLCK
-    finally:
-        os.close(fd)
-
-
-def wait_unlocked(path, timeout=30.0, interval=0.2):
-    """Wait until no QEMU holds a lock on ``path``.
-
-    ``path`` is a just finished backup target. Returns when unlocked;
-    raises :class:`errors.TargetLocked` after ``timeout`` seconds.
-
-    Apache CloudStack saw ``qemu-img rebase`` of a target fail right after
-    the job because QEMU still held the target's write lock for a moment.
-    On libvirt 9.0 the lock was already gone when ``jobStats`` reported the
-    job over, every time we looked; call this before the rebase anyway,
-    with ``path`` as the *Cinder* host sees the file (the share mount).
-    A path that does not exist raises ``FileNotFoundError``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if not is_locked(path):
-                return
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise
-            LOG.debug('Cannot probe the locks of %s: %s', path, exc)
-            return
-        if time.monotonic() >= deadline:
-            raise errors.TargetLocked('%s is still locked by QEMU after %s s'
-                                      % (path, timeout))
-        eventlet.sleep(interval)

@@ -51,6 +51,7 @@ from xml.etree import ElementTree
 import libvirt
 from oslo_log import log as logging
 
+from incsnap_driver.virt import domain
 from incsnap_driver.virt import errors
 
 LOG = logging.getLogger(__name__)
@@ -80,18 +81,9 @@ def checkpoint_xml(name, disk_target, all_targets, bitmap=None,
     if creation_time is not None:
         ElementTree.SubElement(root, 'creationTime').text = str(
             creation_time)
-    disks = ElementTree.SubElement(root, 'disks')
-    targets = list(all_targets)
-    if disk_target not in targets:
-        targets.insert(0, disk_target)
-    for target in targets:
-        if target == disk_target:
-            ElementTree.SubElement(disks, 'disk', name=target,
-                                   checkpoint='bitmap',
-                                   bitmap=bitmap or name)
-        else:
-            ElementTree.SubElement(disks, 'disk', name=target,
-                                   checkpoint='no')
+    domain.add_disks(root, disk_target, all_targets,
+                     chosen={'checkpoint': 'bitmap', 'bitmap': bitmap or name},
+                     others={'checkpoint': 'no'})
     return ElementTree.tostring(root, encoding='unicode')
 
 
@@ -246,14 +238,14 @@ def ensure_checkpoint(disk, name, saved_xml):
             raise _error(dom, 'redefine', name, exc)
         reason = _classify_and_discard(dom, xml, name)
         raise errors.CheckpointUnusable(
-            reason, name,
             'Checkpoint %s of disk %s (%s) of domain %s is unusable: %s '
             '(libvirt: %s)' % (
                 name, disk.target, disk.source, dom.UUIDString(),
                 'its bitmap is missing from the image'
                 if reason == BITMAP_MISSING else
                 'its bitmap is inconsistent (QEMU died with it in use); '
-                'the broken bitmap was removed', exc))
+                'the broken bitmap was removed', exc),
+            reason=reason, checkpoint=name)
     LOG.debug('Checkpoint %s of domain %s %s', name, dom.UUIDString(),
               'revalidated' if cp is not None else 'redefined')
     return cp is None

@@ -56,6 +56,27 @@ class AttachedDisk:
         return self.domain.UUIDString()
 
 
+def add_disks(parent, disk_target, all_targets, chosen, others):
+    """Add ``<disks>`` under ``parent``, one ``<disk>`` per target.
+
+    The volume's ``disk_target`` (put first when ``all_targets`` lacks it)
+    gets the attributes ``chosen``; every other target gets ``others``, so
+    that libvirt leaves it out (checkpoint and backup XML alike). Returns
+    the volume's ``<disk>`` element.
+    """
+    disks = ElementTree.SubElement(parent, 'disks')
+    targets = list(all_targets)
+    if disk_target not in targets:
+        targets.insert(0, disk_target)
+    mine = None
+    for target in targets:
+        attrs = chosen if target == disk_target else others
+        element = ElementTree.SubElement(disks, 'disk', name=target, **attrs)
+        if target == disk_target:
+            mine = element
+    return mine
+
+
 def find_running_domain(conn, instance_uuid):
     """The running domain whose UUID is ``instance_uuid``, else ``None``.
 

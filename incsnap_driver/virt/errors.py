@@ -19,7 +19,15 @@ contains a libvirt URI with credentials.
 
 
 class VirtError(Exception):
-    """Base class of every error raised by ``incsnap_driver.virt``."""
+    """Base class of every error raised by ``incsnap_driver.virt``.
+
+    Keyword arguments become attributes: the facts a caller branches on
+    (each class names its own).
+    """
+
+    def __init__(self, message, **facts):
+        super().__init__(message)
+        vars(self).update(facts)
 
 
 class ConnectionFailed(VirtError):
@@ -32,11 +40,6 @@ class VersionTooOld(VirtError):
     ``found`` and ``needed`` map ``'libvirt'`` and ``'qemu'`` to version
     tuples; the message names all four.
     """
-
-    def __init__(self, found, needed, message):
-        self.found = found
-        self.needed = needed
-        super().__init__(message)
 
 
 class BackupUnsupported(VirtError):
@@ -57,11 +60,6 @@ class CheckpointUnusable(VirtError):
     image open died). Either way the next snapshot must be full; the
     driver records ``reason``.
     """
-
-    def __init__(self, reason, checkpoint, message):
-        self.reason = reason
-        self.checkpoint = checkpoint
-        super().__init__(message)
 
 
 class CheckpointError(VirtError):

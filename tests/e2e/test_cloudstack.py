@@ -21,8 +21,10 @@ share is compared byte for byte with the model at snapshot time.
 import os
 import uuid
 
+from tests.common import domains
+from tests.common import guest_writes
+from tests.common import stack
 from tests.e2e import base
-from tests.e2e import vm
 
 MiB = base.MiB
 
@@ -30,17 +32,22 @@ MiB = base.MiB
 class TestCloudStackTable(base.E2ETestCase):
 
     def start_guest(self, iid, conn_info):
-        guest = vm.Guest(iid, vm.disk_path(conn_info),
-                         'incsnap-e2e-%s' % iid[:8])
-        self.assertTrue(os.path.exists(guest.path), guest.path)
-        guest.start()
-        self.addCleanup(guest.close)
-        self.assertTrue(guest.running())
+        """A fresh domain whose UUID is the instance's, on the volume.
+
+        At the path Nova's NFS volume driver would use, cache none as Nova
+        sets it.
+        """
+        if not hasattr(self, 'domains'):
+            self.domains = domains.Domains(self.addCleanup, 'incsnap-e2e')
+        path = stack.nfs_disk_path(conn_info)
+        self.assertTrue(os.path.exists(path), path)
+        guest = self.domains.start([domains.Disk(path, cache='none')], iid)
+        self.assertTrue(guest.is_active())
         return guest
 
     def write(self, guest, model, offset, length, byte):
-        guest.write(offset, length, byte)
-        self.model_write(model, offset, length, byte)
+        guest_writes.guest_write(guest, offset, length, byte)
+        model.write(offset, length, byte)
 
     def snap(self, vid, model, label, kind, parent=None, depth=1,
              reason=None):
@@ -85,8 +92,8 @@ class TestCloudStackTable(base.E2ETestCase):
 
         # 3: stop the VM (volume stays attached), snapshot 3: incremental.
         self.write(guest, model, 96 * MiB, 1 * MiB, 0xa3)
-        guest.stop()
-        self.assertFalse(guest.running())
+        guest.destroy()
+        self.assertFalse(guest.is_active())
         s3, m3 = self.snap(vid, model, 's3', 'incremental', parent=s2,
                            depth=3)
 
@@ -98,7 +105,7 @@ class TestCloudStackTable(base.E2ETestCase):
         # 5: "migrate": the domain goes, a fresh one with the same UUID
         # runs the volume (what a live migration leaves on the target):
         # incremental from 4.
-        guest.stop()
+        guest.destroy()
         guest = self.start_guest(iid, conn_info)
         self.write(guest, model, 192 * MiB, 2 * MiB, 0xa5)
         s5, m5 = self.snap(vid, model, 's5', 'incremental', parent=s4,
@@ -126,7 +133,7 @@ class TestCloudStackTable(base.E2ETestCase):
         # R: junk written, VM stopped, detached (Cinder reverts only
         # available volumes), revert to 4, the newest snapshot.
         self.write(guest, model, 0, 8 * MiB, 0xee)
-        guest.stop()
+        guest.destroy()
         self.detach(vid, att)
         self.openstack('--os-volume-api-version', '3.40', 'volume',
                        'revert', s4, parse=False)

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import time
 
+from tests.common import processes
 from tests.e2e import base
 
 MiB = base.MiB
@@ -31,58 +32,18 @@ BIG = int(os.environ.get('INCSNAP_E2E_KILL_MIB', '1536')) * MiB
 
 
 def volume_pid():
-    with open(os.path.join(base.AIO_DIR, 'run', 'cinder-volume.pid')) as f:
-        return int(f.read().strip())
-
-
-def children(pid):
-    """cinder-volume forks one worker per backend: it does the work."""
-    kids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            kids.append(int(entry))
-    return kids
-
-
-def alive(pid):
-    return os.path.exists('/proc/%d' % pid)
-
-
-def holders(volume_id):
-    """PIDs of qemu processes whose command line names the volume."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as f:
-                cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
-        except OSError:
-            continue
-        if 'qemu' in cmd and volume_id in cmd:
-            pids.append(int(entry))
-    return pids
+    return base.STACK.service_pid('cinder-volume')
 
 
 class TestCinderVolumeKilled(base.E2ETestCase):
 
     def restart_volume_service(self):
-        proc = subprocess.run(
-            [base.AIO, 'restart', 'cinder-volume'], capture_output=True,
-            text=True, env=dict(os.environ, AIO_DIR=base.AIO_DIR))
-        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        base.STACK.restart_service('cinder-volume')
 
     def ensure_volume_service(self):
         """Cleanup: cinder-volume runs again, whatever happened."""
         try:
-            if alive(volume_pid()):
+            if processes.running(volume_pid()):
                 return
         except (OSError, ValueError):
             pass
@@ -90,11 +51,7 @@ class TestCinderVolumeKilled(base.E2ETestCase):
 
     def stop_orphans(self, volume_id):
         """Cleanup: qemu processes still on this test's volume, by pid."""
-        for pid in holders(volume_id):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        processes.kill(processes.qemu_holders(volume_id))
 
     def test_kill_during_snapshot_then_restart(self):
         vid = self.create_volume(size_gb=2)['id']
@@ -106,8 +63,9 @@ class TestCinderVolumeKilled(base.E2ETestCase):
 
         self.addCleanup(self.ensure_volume_service)
         pid = volume_pid()
-        self.assertTrue(alive(pid))
-        workers = children(pid)
+        self.assertTrue(processes.running(pid))
+        # cinder-volume forks one worker per backend: it does the work.
+        workers = processes.children(pid)
         self.assertEqual(1, len(workers), workers)
         # From disk, not the page cache: the copy then takes seconds.
         subprocess.run(['sync'], check=True)
@@ -117,16 +75,16 @@ class TestCinderVolumeKilled(base.E2ETestCase):
         # long as a fast copy, which would be over before the kill.
         name = self.unique_name('snap')
         cli = subprocess.Popen(
-            [base.OPENSTACK, 'volume', 'snapshot', 'create', '--volume', vid,
-             name, '-f', 'value', '-c', 'id'],
-            env=base.cli_env(), stdout=subprocess.PIPE, text=True)
+            [base.STACK.openstack_cli, 'volume', 'snapshot', 'create',
+             '--volume', vid, name, '-f', 'value', '-c', 'id'],
+            env=base.STACK.cli_env(), stdout=subprocess.PIPE, text=True)
         snap_dir = self.snap_dir(vid)
 
         def copying():
             parts = [n for n in (os.listdir(snap_dir)
                                  if os.path.isdir(snap_dir) else [])
                      if n.endswith('.qcow2.part')]
-            return parts and holders(vid)
+            return parts and processes.qemu_holders(vid)
 
         # Killed while its qemu-storage-daemon copies (not before the
         # daemon started, which leaves nothing running).
@@ -140,10 +98,10 @@ class TestCinderVolumeKilled(base.E2ETestCase):
         for victim in workers + [pid]:
             os.kill(victim, signal.SIGKILL)
         t_kill = time.monotonic()
-        while any(map(alive, workers + [pid])) and \
+        while any(map(processes.running, workers + [pid])) and \
                 time.monotonic() - t_kill < 10:
             time.sleep(0.05)
-        self.assertFalse(any(map(alive, workers + [pid])))
+        self.assertFalse(any(map(processes.running, workers + [pid])))
         killed = cli.communicate(timeout=120)[0].strip()
         self.assertEqual(0, cli.returncode)
         self.addCleanup(self._cleanup, 'volume snapshot', killed)
@@ -178,4 +136,4 @@ class TestCinderVolumeKilled(base.E2ETestCase):
             self.assertEqual(s0, props.get('incsnap:parent'), props)
         self.assertContent(self.snap_file(vid, nxt), expected)
         self.assertEqual([], self.leftovers(vid))
-        self.assertEqual([], holders(vid))
+        self.assertEqual([], processes.qemu_holders(vid))

@@ -31,9 +31,10 @@ import subprocess
 
 from testtools import content
 
+from tests.common import stack
 from tests.e2e import base
 
-TEMPEST = os.path.join(base.REPO, 'tools', 'tempest')
+TEMPEST = os.path.join(stack.REPO, 'tools', 'tempest')
 TIMEOUT = float(os.environ.get('INCSNAP_TEMPEST_TIMEOUT', '1800'))
 # Measured on the aio stack (README "Tempest"): passes below this mean
 # tests were lost (a changed include list, a skip that spread).
@@ -48,8 +49,7 @@ class TestTempest(base.E2ETestCase):
     def test_tempest_volume_selection(self):
         if os.environ.get('INCSNAP_SKIP_TEMPEST') == '1':
             self.skipTest('INCSNAP_SKIP_TEMPEST=1')
-        env = dict(os.environ, AIO_DIR=base.AIO_DIR)
-        proc = subprocess.run([TEMPEST, 'run'], env=env,
+        proc = subprocess.run([TEMPEST, 'run'], env=base.STACK.aio_env(),
                               capture_output=True, text=True,
                               timeout=TIMEOUT)
         out = proc.stdout + proc.stderr

@@ -27,13 +27,17 @@ finds it in /proc/mounts and uses it as it would a mounted NFS export
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 
 import fixtures
 from oslo_config import cfg
 import testtools
+
+from tests.common import commands
+from tests.common import guest_writes
+from tests.common import images
+from tests.common import processes
 
 CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -44,13 +48,8 @@ MiB = 1024 ** 2
 _STATE = {}
 
 
-def sh(*cmd, check=True):
-    """Run a command (argument list), return stdout as text."""
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError('%s failed (%d): %s' % (
-            ' '.join(cmd), result.returncode, result.stderr.strip()))
-    return result.stdout
+# Run a command (argument list), return stdout as text.
+sh = commands.run
 
 
 def _cinder_filters_dir():
@@ -145,12 +144,7 @@ class FunctionalTestCase(testtools.TestCase):
     def _unmount(self):
         # A test that killed a process on purpose may leave a QEMU tool
         # running on the share: end it, or the share stays busy.
-        from incsnap_driver.qemu import daemon
-        for pid in daemon._pids_with_argument(self.mount_point):
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
+        processes.kill(processes.pids_with_argument(self.mount_point))
         sh('umount', self.mount_point, check=False)
         if self.export_size:
             sh('umount', self.export, check=False)
@@ -270,49 +264,33 @@ class FunctionalTestCase(testtools.TestCase):
                             'snapshot-%s.qcow2' % snap.id)
 
     def write(self, volume, offset, length, pattern):
-        sh('qemu-io', '-f', 'qcow2', '-c',
-           'write -P 0x%02x %d %d' % (pattern, offset, length),
-           self.volume_path(volume))
+        guest_writes.offline_write(self.volume_path(volume), offset, length,
+                                   pattern)
 
     def write_zeroes(self, volume, offset, length):
-        sh('qemu-io', '-f', 'qcow2', '-c',
-           'write -z %d %d' % (offset, length), self.volume_path(volume))
+        guest_writes.offline_write(self.volume_path(volume), offset, length,
+                                   None)
 
     def reference(self, volume, label):
         """A copy of the volume's content now, to compare with later."""
-        path = os.path.join(self.ref_dir, '%s-%s.qcow2' % (volume.id, label))
-        sh('qemu-img', 'convert', '-U', '-O', 'qcow2',
-           self.volume_path(volume), path)
-        return path
+        return images.flat_copy(
+            self.volume_path(volume),
+            os.path.join(self.ref_dir, '%s-%s.qcow2' % (volume.id, label)))
 
     def assertSameContent(self, path1, path2):
-        result = subprocess.run(['qemu-img', 'compare', '-U', path1, path2],
-                                capture_output=True, text=True)
-        self.assertEqual(0, result.returncode,
-                         'content differs: %s vs %s: %s%s' % (
-                             path1, path2, result.stdout, result.stderr))
+        images.assert_same_content(path1, path2)
 
     def assertDifferentContent(self, path1, path2):
-        result = subprocess.run(['qemu-img', 'compare', '-U', '-q',
-                                 path1, path2])
-        self.assertEqual(1, result.returncode)
+        images.assert_different_content(path1, path2)
 
     def image_info(self, path):
-        import json
-        return json.loads(sh('qemu-img', 'info', '-U', '--output=json',
-                             path))
+        return images.info(path)
 
     def bitmap_names(self, volume):
-        info = self.image_info(self.volume_path(volume))
-        data = info.get('format-specific', {}).get('data', {})
-        return [b['name'] for b in data.get('bitmaps', [])]
+        return images.bitmap_names(self.volume_path(volume))
 
     def allocated(self, path):
-        import json
-        extents = json.loads(sh('qemu-img', 'map', '-U', '--output=json',
-                                path))
-        return sum(e['length'] for e in extents
-                   if e.get('depth') == 0 and e.get('data'))
+        return images.allocated_bytes(path)
 
     def files_in(self, directory):
         if not os.path.isdir(directory):

@@ -23,34 +23,16 @@ import time
 
 from cinder import exception
 
+from tests.common import processes
 from tests.functional import base
 
 MiB = base.MiB
 SLOW = 8 * MiB  # bytes per second
 
 
-def find_process(path, program='qemu-storage-daemon', timeout=20):
-    """PID of the ``program`` process that has ``path`` on its command."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
-            try:
-                with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                    cmdline = f.read().decode(errors='replace')
-            except OSError:
-                continue
-            if cmdline.startswith(program) or ('/' + program) in cmdline:
-                if path in cmdline:
-                    return int(pid)
-        time.sleep(0.005)
-    raise AssertionError('no %s for %s' % (program, path))
-
-
 def find_daemon(volume_path, timeout=20):
     """PID of the qemu-storage-daemon that has ``volume_path`` open."""
-    return find_process(volume_path, timeout=timeout)
+    return processes.find_process(volume_path, timeout=timeout)
 
 
 class KillMidCopy(base.FunctionalTestCase):
@@ -78,7 +60,7 @@ class KillMidCopy(base.FunctionalTestCase):
         while not ready() and time.monotonic() < deadline:
             time.sleep(0.005)
         self.assertTrue(ready(), 'copy never got under way')
-        os.kill(find_process(path, program), signal.SIGKILL)
+        os.kill(processes.find_process(path, program), signal.SIGKILL)
         thread.join(60)
         self.assertFalse(thread.is_alive())
         return outcome
@@ -196,7 +178,7 @@ class KilledFullAndFlatten(KillMidCopy):
         self.assertEqual([], [n for n in self.files_in(
             self.snap_dir(self.volume)) if n != 'chain.json'])
         # No daemon is left running on the volume.
-        self.assertRaises(AssertionError, find_process,
+        self.assertRaises(AssertionError, processes.find_process,
                           self.volume_path(self.volume), timeout=1.5)
         fast = self.make_driver(volume_copy_bps_limit=0)
         s1 = self.create_snapshot(self.volume, driver=fast)

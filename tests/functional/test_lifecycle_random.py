@@ -52,6 +52,7 @@ import hypothesis
 from hypothesis import stateful
 from hypothesis import strategies as st
 
+from tests.common import guest_writes
 from tests.functional import base
 from tests.functional import test_online
 
@@ -115,9 +116,8 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         self.ops = case.ops
         self.volume = case.create_volume(size=1)
         self.size_gb = 1
-        self.model = os.path.join(case.ref_dir, self.volume.id + '.model')
-        with open(self.model, 'wb') as f:
-            f.truncate(GiB)
+        self.model = guest_writes.Model(
+            os.path.join(case.ref_dir, self.volume.id + '.model'), GiB)
         case.models[self.volume.id] = self.model
         self.snaps = []          # live snapshots, oldest first
         self.head = None         # the snapshot whose bitmap the volume has
@@ -141,11 +141,6 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         # As Cinder's manager does: a fresh object per request.
         from cinder import objects
         return objects.Snapshot.get_by_id(self.case.ctx, snap.id)
-
-    def _model_write(self, offset, length, byte):
-        with open(self.model, 'r+b') as f:
-            f.seek(offset)
-            f.write(bytes([byte]) * length)
 
     def _done(self, operation):
         self.ops[operation] += 1
@@ -172,18 +167,13 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         """Random write; ``pattern`` None: a zero write (``write -z``)."""
         offset *= CLUSTER
         length = clusters * CLUSTER
-        if pattern is None:
-            command = 'write -q -z %d %d' % (offset, length)
-        else:
-            command = 'write -q -P 0x%02x %d %d' % (pattern, offset, length)
         if self.vm:
-            dev = '/machine/peripheral/virtio-disk0/virtio-backend'
-            self.case.hmp(self.vm, 'qemu-io -d %s "%s"' % (dev, command))
-            self.case.hmp(self.vm, 'qemu-io -d %s "flush"' % dev)
+            guest_writes.guest_write(self.case.domains.get(self.vm), offset,
+                                     length, pattern)
         else:
-            base.sh('qemu-io', '-f', 'qcow2', '-c', command,
-                    self.case.volume_path(self.volume))
-        self._model_write(offset, length, pattern or 0)
+            guest_writes.offline_write(self.case.volume_path(self.volume),
+                                       offset, length, pattern)
+        self.model.write(offset, length, pattern)
         if self.vm:
             self.ops_online_writes += 1
         self._done('write-online' if self.vm else 'write')
@@ -279,8 +269,7 @@ class LifecycleMachine(stateful.RuleBasedStateMachine):
         self.case.driver.extend_volume(volume, self.size_gb)
         volume.size = self.size_gb
         volume.save()
-        with open(self.model, 'r+b') as f:
-            f.truncate(self.size_gb * GiB)
+        self.model.resize(self.size_gb * GiB)
         self._done('extend')
 
     # Two restarts in a row test nothing more than one.

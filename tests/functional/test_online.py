@@ -23,7 +23,6 @@ domain's view, and the driver finds it again on its own.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,46 +30,35 @@ import time
 import uuid
 
 import eventlet
-import libvirt
-import libvirt_qemu
 
+from tests.common import domains
+from tests.common import guest_writes
+from tests.common import images
+from tests.common import processes
 from tests.functional import base
-from tests.functional.virt import base as virt_base
 
 MiB = base.MiB
-URI = 'qemu:///system'
-
-
-def running(pid):
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 class OnlineTestCase(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        virt_base.start_libvirtd()
+        domains.ensure_libvirtd()
         # QEMU runs as libvirt-qemu: it must reach the export.
         for path in (self.root, os.path.join(self.root, 'exports'),
                      self.export):
             os.chmod(path, 0o755)
-        self.conn = libvirt.open(URI)
-        self.addCleanup(self.conn.close)
+        self.domains = domains.Domains(self.addCleanup, 'incsnap-drv')
+        self.conn = self.domains.conn
         self.models = {}
 
     # -- volumes, attachments, domains -------------------------------------
 
     def new_volume(self, size=1):
         volume = self.create_volume(size=size)
-        model = os.path.join(self.ref_dir, volume.id + '.model')
-        with open(model, 'wb') as f:
-            f.truncate(size * base.GiB)
-        self.models[volume.id] = model
+        self.models[volume.id] = guest_writes.Model(
+            os.path.join(self.ref_dir, volume.id + '.model'), size * base.GiB)
         return volume
 
     def compute_path(self, volume):
@@ -99,81 +87,28 @@ class OnlineTestCase(base.FunctionalTestCase):
         volume.save()
 
     def start(self, instance_uuid, volumes):
-        disks = ''.join(
-            "<disk type='file' device='disk'>"
-            "<driver name='qemu' type='qcow2'/>"
-            "<source file='%s'/><target dev='vd%s' bus='virtio'/>"
-            "</disk>" % (self.compute_path(v), chr(ord('a') + i))
-            for i, v in enumerate(volumes))
-        types = ['kvm', 'qemu'] if virt_base.kvm_usable() else ['qemu']
-        for virt_type in types:
-            xml = ("<domain type='%s'><name>incsnap-drv-%s</name>"
-                   "<uuid>%s</uuid><memory unit='MiB'>128</memory>"
-                   "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
-                   "<devices>%s<graphics type='vnc' listen='127.0.0.1' "
-                   "autoport='yes'/></devices></domain>"
-                   % (virt_type, instance_uuid[:13], instance_uuid, disks))
-            try:
-                self.conn.createXML(xml, 0)
-                break
-            except libvirt.libvirtError:
-                if virt_type == types[-1]:
-                    raise
-        self.addCleanup(self.destroy, instance_uuid)
+        self.domains.start([self.compute_path(v) for v in volumes],
+                           instance_uuid)
 
     def destroy(self, instance_uuid, graceful=False):
-        try:
-            dom = self.conn.lookupByUUIDString(instance_uuid)
-            dom.destroyFlags(libvirt.VIR_DOMAIN_DESTROY_GRACEFUL
-                             if graceful else 0)
-        except libvirt.libvirtError:
-            pass
+        self.domains.get(instance_uuid).destroy(graceful)
 
     def kill_qemu(self, instance_uuid):
-        dom = self.conn.lookupByUUIDString(instance_uuid)
-        with open('/run/libvirt/qemu/%s.pid' % dom.name()) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if not self.conn.lookupByUUIDString(
-                        instance_uuid).isActive():
-                    return
-            except libvirt.libvirtError:
-                return
-            time.sleep(0.1)
-        self.fail('QEMU of %s still runs' % instance_uuid)
-
-    def hmp(self, instance_uuid, command):
-        dom = self.conn.lookupByUUIDString(instance_uuid)
-        out = libvirt_qemu.qemuMonitorCommand(
-            dom, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
-        self.assertEqual('', out.strip(), 'monitor: %s' % out)
+        self.domains.get(instance_uuid).kill_qemu()
 
     def guest_write(self, instance_uuid, volume, offset, length, byte,
                     disk_index=0):
-        self.hmp(instance_uuid,
-                 'qemu-io -d /machine/peripheral/virtio-disk%d/'
-                 'virtio-backend "write -q -P 0x%02x %d %d"'
-                 % (disk_index, byte, offset, length))
-        self.hmp(instance_uuid,
-                 'qemu-io -d /machine/peripheral/virtio-disk%d/'
-                 'virtio-backend "flush"' % disk_index)
-        self.model_write(volume, offset, length, byte)
-
-    def model_write(self, volume, offset, length, byte):
-        with open(self.models[volume.id], 'r+b') as f:
-            f.seek(offset)
-            f.write(bytes([byte]) * length)
+        guest_writes.guest_write(self.domains.get(instance_uuid), offset,
+                                 length, byte, disk_index)
+        self.models[volume.id].write(offset, length, byte)
 
     def offline_write(self, volume, offset, length, byte):
         self.write(volume, offset, length, byte)
-        self.model_write(volume, offset, length, byte)
+        self.models[volume.id].write(offset, length, byte)
 
     def model_now(self, volume, label):
-        copy = os.path.join(self.ref_dir, '%s.%s.raw' % (volume.id, label))
-        shutil.copyfile(self.models[volume.id], copy)
-        return copy
+        return self.models[volume.id].copy(
+            os.path.join(self.ref_dir, '%s.%s.raw' % (volume.id, label)))
 
     def snapshot(self, volume, label, driver=None):
         """Snapshot now; check its content against the model now."""
@@ -185,12 +120,7 @@ class OnlineTestCase(base.FunctionalTestCase):
         return snap, expected
 
     def assertModel(self, path, model):
-        result = subprocess.run(
-            ['qemu-img', 'compare', '-U', '-f', 'qcow2', '-F', 'raw', path,
-             model], capture_output=True, text=True)
-        self.assertEqual(0, result.returncode,
-                         'content differs: %s%s' % (result.stdout,
-                                                    result.stderr))
+        images.assert_same_content(path, model, 'qcow2', 'raw')
 
     def chain_doc(self, volume):
         with open(os.path.join(self.snap_dir(volume), 'chain.json')) as f:
@@ -377,17 +307,6 @@ class TestContinuity(OnlineTestCase):
 class TestOnlineFaults(OnlineTestCase):
     """libvirt side failures while a live snapshot job runs."""
 
-    def qmp(self, instance_uuid, execute, **arguments):
-        dom = self.conn.lookupByUUIDString(instance_uuid)
-        command = {'execute': execute}
-        if arguments:
-            command['arguments'] = arguments
-        reply = json.loads(libvirt_qemu.qemuMonitorCommand(
-            dom, json.dumps(command), 0))
-        if 'return' not in reply:
-            raise AssertionError('QMP %s failed: %s' % (execute, reply))
-        return reply['return']
-
     def start_slow_snapshot(self, volume, vm):
         """create_snapshot in a green thread, its job slowed to 1 MiB/s.
 
@@ -409,13 +328,7 @@ class TestOnlineFaults(OnlineTestCase):
 
         thread = eventlet.spawn(take)
         deadline = time.monotonic() + 30
-        while True:
-            jobs = self.qmp(vm, 'query-block-jobs')
-            if jobs:
-                for job in jobs:
-                    self.qmp(vm, 'block-job-set-speed',
-                             device=job['device'], speed=MiB)
-                break
+        while not self.domains.get(vm).throttle_block_jobs(MiB):
             self.assertLess(time.monotonic(), deadline, 'no job started')
             eventlet.sleep(0.02)
         return snap, thread, outcome
@@ -501,18 +414,16 @@ class TestOnlineFaults(OnlineTestCase):
                                  text=True).stdout.split()[0])
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while running(pid):
+        while processes.running(pid):
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)  # a slow shutdown is fine too
             eventlet.sleep(0.1)
-        subprocess.run([os.path.join(base.REPO, 'tools', 'start-libvirtd')],
-                       check=True)
+        domains.start_libvirtd()
         self.wait(thread)
         self.assertFailedCleanly(outcome, snap, volume, s1)
         # The VM kept running; the next snapshot waits for the job QEMU
         # may still run, stays incremental from s1, and is correct.
-        self.conn = libvirt.open(URI)
-        self.addCleanup(self.conn.close)
+        self.conn = self.domains.reconnect()
         self.assertTrue(self.conn.lookupByUUIDString(vm).isActive())
         self.guest_write(vm, volume, 300 * MiB, MiB, 0x73)
         s2, _ = self.snapshot(volume, 's2')

@@ -21,6 +21,7 @@ from incsnap_driver.virt import backup
 from incsnap_driver.virt import checkpoints
 from incsnap_driver.virt import domain
 from incsnap_driver.virt import errors
+from incsnap_driver.virt import imagelock
 from tests.functional.virt import base
 
 MiB = base.MiB
@@ -108,7 +109,7 @@ class OnlineBackupTest(base.VirtTestCase):
                          ['backing-filename'])
         self.assertEqual(sum(length for _o, length in changed),
                          base.allocated_bytes(inc.target_path))
-        backup.wait_unlocked(inc.target_path, timeout=10)
+        imagelock.wait_unlocked(inc.target_path, timeout=10)
         self.rebase(inc.target_path, full.target_path)
         self.assert_same_content(inc.target_path, expected_inc)
         self.assert_same_content(full.target_path, expected_full)

@@ -28,11 +28,7 @@ class DomainLookupTest(base.VirtTestCase):
 
     def test_defined_but_not_running_is_none(self):
         vol = self.make_volume()
-        dom_uuid = str(uuid.uuid4())
-        xml = self.domain_xml('incsnap-ft-%s-def' % self.token, dom_uuid,
-                              [vol], 'qemu')
-        dom = self.raw.defineXML(xml)
-        self.addCleanup(dom.undefine)
+        dom_uuid = self.domains.define([vol.path]).uuid
         self.assertIsNone(domain.find_running_domain(self.conn, dom_uuid))
         self.assertIsNone(domain.find_attached_disk(self.conn, dom_uuid,
                                                     vol.name))

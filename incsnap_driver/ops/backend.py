@@ -1,0 +1,122 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""What every operation of one backend needs: its settings, how to run.
+
+Built once by the driver at set-up (:func:`make`) from its configuration
+and the root-helper choice of Cinder's NFS driver; plain values from then
+on, so that code without a driver object can run the operations too.
+"""
+
+import dataclasses
+import functools
+import os
+import typing
+
+from cinder.i18n import _
+from oslo_concurrency import processutils
+from oslo_log import log as logging
+
+from incsnap_driver.ops import errors
+from incsnap_driver import options
+from incsnap_driver.qemu import version as qemu_version
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """One backend's settings and means.
+
+    ``execute``: runs an argument list, through the root helper when the
+    NAS options ask for it. ``owner_uid``: the user the QEMU tools' new
+    files are handed to (when they run as root for a non-root service).
+    ``secure_permissions``: ``nas_secure_file_permissions`` is on (files
+    mode 660, else readable and writable by all). ``copy_speed``: bytes
+    per second of a copy job, 0 unlimited (``volume_copy_bps_limit``).
+    ``sparse``: new volume files are sparse (``nfs_sparsed_volumes``).
+    """
+
+    settings: options.Settings
+    execute: typing.Callable
+    owner_uid: typing.Optional[int] = None
+    secure_permissions: bool = True
+    copy_speed: int = 0
+    sparse: bool = True
+
+    @property
+    def file_mode(self):
+        """Mode of the files the driver writes itself (chain documents)."""
+        return 0o660 if self.secure_permissions else 0o666
+
+    def policy(self, availability_zone):
+        """The snapshot policy of a volume in ``availability_zone``."""
+        return options.resolve(self.settings, availability_zone)
+
+    def set_permissions(self, path):
+        """Set a new file's mode as Cinder's NFS driver does its volumes'."""
+        if self.secure_permissions:
+            permissions = '660'
+            LOG.debug('File path %(path)s is being set with permissions: '
+                      '%(permissions)s',
+                      {'path': path, 'permissions': permissions})
+        else:
+            permissions = 'ugo+rw'
+            LOG.warning('%(path)s is being set with open permissions: '
+                        '%(perm)s', {'path': path, 'perm': permissions})
+        self.execute('chmod', permissions, path)
+
+    def remove(self, path):
+        """Remove a file (gone already is fine), as root when it must."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            self.execute('rm', '-f', path)
+
+
+def make(settings, execute, as_root, secure_permissions, copy_speed,
+         sparse):
+    """The :class:`Backend` of a driver set up with these values.
+
+    ``execute``: Cinder's command runner; ``as_root``: the NFS driver's
+    root-helper choice (off with ``nas_secure_file_operations``).
+    """
+    uid = os.geteuid()
+    return Backend(settings=settings,
+                   execute=functools.partial(execute, run_as_root=as_root),
+                   owner_uid=uid if as_root and uid != 0 else None,
+                   secure_permissions=secure_permissions,
+                   copy_speed=int(copy_speed or 0),
+                   sparse=bool(sparse))
+
+
+def check_qemu(backend):
+    """The QEMU version found; refuse one that cannot do what is configured.
+
+    Incremental snapshots (on for the backend or for any zone) need QEMU
+    >= :data:`incsnap_driver.qemu.version.MIN_QEMU`.
+    """
+    try:
+        out, _err = backend.execute('qemu-img', '--version')
+        found = qemu_version.parse(out)
+    except (processutils.ProcessExecutionError, OSError,
+            ValueError) as exc:
+        raise errors.DriverFailed(_('incsnap: cannot run qemu-img: %s')
+                                  % exc)
+    settings = backend.settings
+    if settings.incremental or any(settings.incremental_by_az.values()):
+        problem = qemu_version.check(found)
+        if problem:
+            LOG.error('incsnap: %s', problem)
+            raise errors.DriverFailed(problem)
+    return found

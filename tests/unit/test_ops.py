@@ -1,0 +1,275 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The operations' plain parts, on real (temporary) directories.
+
+What needs QEMU (the copies, the jobs) is covered by tests/functional
+through the real driver; here: the checks every operation makes first,
+the recovery of leftovers, the snapshot metadata and progress, and what
+Cinder sees of a failure.
+"""
+
+import json
+import os
+
+from cinder import exception
+import fixtures
+from oslo_concurrency import processutils
+import testtools
+
+from incsnap_driver import chain as chain_mod
+from incsnap_driver import driver
+from incsnap_driver import layout
+from incsnap_driver.ops import backend as backend_mod
+from incsnap_driver.ops import copies
+from incsnap_driver.ops import errors
+from incsnap_driver.ops import snapshot
+from incsnap_driver.ops import volume
+from incsnap_driver import options
+from incsnap_driver import store
+
+VOL = '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f10'
+SA = '11111111-1111-4111-8111-111111111111'
+SB = '22222222-2222-4222-8222-222222222222'
+
+
+def _backend():
+    return backend_mod.Backend(settings=options.Settings(),
+                               execute=processutils.execute)
+
+
+class _Share(testtools.TestCase):
+    """A share folder holding one volume file."""
+
+    def setUp(self):
+        super().setUp()
+        self.share = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(self.share, 'volume-%s' % VOL)
+        self.snap_dir = layout.snapshot_dir(self.path)
+        open(self.path, 'w').close()
+
+    def touch(self, name):
+        os.makedirs(self.snap_dir, exist_ok=True)
+        path = os.path.join(self.snap_dir, name)
+        open(path, 'w').close()
+        return path
+
+
+class VolumeFilesTest(_Share):
+
+    def test_paths_of_a_volume_on_its_share(self):
+        files = volume.VolumeFiles.checked(VOL, self.path)
+        self.assertEqual(self.snap_dir, files.snap_dir)
+        self.assertEqual('volume-%s' % VOL, files.name)
+        self.assertEqual([], files.folder_names())
+
+    def test_snapshot_folder_symlink_is_refused(self):
+        elsewhere = self.useFixture(fixtures.TempDir()).path
+        os.symlink(elsewhere, self.snap_dir)
+        exc = self.assertRaises(errors.BackendFailed,
+                                volume.VolumeFiles.checked, VOL, self.path)
+        self.assertEqual('Volume %s: %s is a symbolic link or leads out of '
+                         'the share; refusing to use it.'
+                         % (VOL, self.snap_dir), str(exc))
+
+    def test_volume_file_symlink_is_refused(self):
+        os.unlink(self.path)
+        os.symlink('/etc/passwd', self.path)
+        exc = self.assertRaises(errors.BackendFailed,
+                                volume.VolumeFiles.checked, VOL, self.path)
+        self.assertIn(self.path, str(exc))
+
+
+class VolumeContextTest(_Share):
+
+    def open(self, **kwargs):
+        return volume.VolumeContext.open(_backend(), VOL, self.path,
+                                         **kwargs)
+
+    def save(self, chain):
+        store.ChainStore(self.snap_dir).save(chain)
+
+    def test_no_document_no_snapshot_is_an_empty_chain(self):
+        context = self.open()
+        self.assertEqual([], context.chain.snapshots)
+        self.assertFalse(context.store.exists())
+
+    def test_leftovers_go_complete_files_stay(self):
+        self.save(chain_mod.Chain(volume_id=VOL))
+        part = self.touch(layout.part_file(SA))
+        undo = self.touch(layout.undo_file(SA))
+        tmp = self.touch('.chain.abc.tmp')
+        stray = self.touch(layout.snapshot_file(SB))
+        revert_part = layout.revert_file(self.path)
+        open(revert_part, 'w').close()
+        self.open()
+        for gone in (part, undo, tmp, revert_part):
+            self.assertFalse(os.path.exists(gone), gone)
+        self.assertTrue(os.path.exists(stray))
+
+    def test_journal_without_undo_file_is_cleared(self):
+        self.save(chain_mod.Chain(
+            volume_id=VOL, journal={'op': 'revert', 'snapshot': SA,
+                                    'undo': layout.undo_file(SA)}))
+        context = self.open()
+        self.assertIsNone(context.chain.journal)
+        with open(context.store.path) as f:
+            self.assertIsNone(json.load(f)['journal'])
+
+    def test_lost_document_with_snapshot_files_is_refused(self):
+        snap = self.touch(layout.snapshot_file(SA))
+        exc = self.assertRaises(errors.BackendFailed, self.open)
+        self.assertIn('the chain document %s is missing while 1 snapshot '
+                      'file(s) exist (%s)'
+                      % (os.path.join(self.snap_dir, store.DOCUMENT),
+                         layout.snapshot_file(SA)), str(exc))
+        self.assertTrue(os.path.exists(snap))
+
+    def test_the_file_of_the_snapshot_being_deleted_does_not_count(self):
+        self.touch(layout.snapshot_file(SA))
+        context = self.open(deleting=SA)
+        self.assertEqual([], context.chain.snapshots)
+
+    def test_unreadable_document_names_volume_and_tool(self):
+        os.makedirs(self.snap_dir)
+        with open(os.path.join(self.snap_dir, store.DOCUMENT), 'w') as f:
+            f.write('{not json')
+        exc = self.assertRaises(errors.BackendFailed, self.open)
+        self.assertIn('Volume %s: chain document' % VOL, str(exc))
+        self.assertIn('Inspect it with incsnap-manage verify.', str(exc))
+
+    def test_hidden_snapshot_has_no_file_to_use(self):
+        self.save(chain_mod.Chain(volume_id=VOL, snapshots=[
+            chain_mod.SnapshotRecord(id=SA, file=layout.snapshot_file(SA),
+                                     kind=chain_mod.FULL, depth=1,
+                                     hidden=True)]))
+        context = self.open()
+        exc = self.assertRaises(errors.SnapshotInvalid,
+                                context.live_snapshot, SA)
+        self.assertEqual('snapshot %s of volume %s has no file on the '
+                         'backend' % (SA, VOL), str(exc))
+        self.assertRaises(errors.SnapshotInvalid, context.live_snapshot, SB)
+
+
+class SnapshotPartsTest(testtools.TestCase):
+
+    def test_metadata_keeps_the_users_and_replaces_ours(self):
+        record = chain_mod.SnapshotRecord(
+            id=SB, file=layout.snapshot_file(SB), kind=chain_mod.INCREMENTAL,
+            depth=2, parent=SA)
+        existing = {'mine': 'x', 'incsnap:full_reason': 'first'}
+        self.assertEqual({'mine': 'x', 'incsnap:kind': 'incremental',
+                          'incsnap:chain_depth': '2',
+                          'incsnap:parent': SA},
+                         snapshot.metadata(existing, record))
+        self.assertEqual({'mine': 'x', 'incsnap:full_reason': 'first'},
+                         existing)
+
+    def test_metadata_of_a_full_snapshot_says_why(self):
+        record = chain_mod.SnapshotRecord(
+            id=SA, file=layout.snapshot_file(SA), kind=chain_mod.FULL,
+            depth=1, reason=chain_mod.REASON_DELTA_MAX)
+        self.assertEqual({'incsnap:kind': 'full',
+                          'incsnap:chain_depth': '1',
+                          'incsnap:full_reason': 'delta_max'},
+                         snapshot.metadata(None, record))
+
+    def test_progress_is_throttled_but_100_always_goes(self):
+        saved = []
+        report = snapshot.throttled(saved.append, interval=3600)
+        for percent in (0, 0, 5, 50, 100, 100):
+            report(percent)
+        self.assertEqual([0, 100], saved)
+
+    def test_snapshot_id_must_name_a_file(self):
+        exc = self.assertRaises(errors.SnapshotInvalid, snapshot.check_id,
+                                '../../etc')
+        self.assertIn("'../../etc' is not a UUID", str(exc))
+        snapshot.check_id(SA)
+
+
+class BackendTest(testtools.TestCase):
+
+    def test_values_of_a_driver_set_up_through_the_root_helper(self):
+        backend = backend_mod.make(
+            options.Settings(), processutils.execute, as_root=True,
+            secure_permissions=False, copy_speed='8388608', sparse=None)
+        self.assertEqual({'run_as_root': True}, backend.execute.keywords)
+        self.assertEqual(0o666, backend.file_mode)
+        self.assertEqual(8388608, backend.copy_speed)
+        self.assertFalse(backend.sparse)
+        expected = None if os.geteuid() == 0 else os.geteuid()
+        self.assertEqual(expected, backend.owner_uid)
+
+    def test_no_owner_change_without_the_root_helper(self):
+        backend = backend_mod.make(options.Settings(), processutils.execute,
+                                   as_root=False, secure_permissions=True,
+                                   copy_speed=None, sparse=True)
+        self.assertIsNone(backend.owner_uid)
+        self.assertEqual(0o660, backend.file_mode)
+        self.assertEqual(0, backend.copy_speed)
+        out, _err = backend.execute('echo', 'ran')
+        self.assertEqual('ran\n', out)
+
+    def test_policy_per_zone(self):
+        backend = backend_mod.Backend(
+            settings=options.Settings(incremental=True, delta_max=4,
+                                      delta_max_by_az={'az1': 2}),
+            execute=processutils.execute)
+        self.assertEqual(options.SnapshotPolicy(True, 2),
+                         backend.policy('az1'))
+        self.assertEqual(options.SnapshotPolicy(True, 4),
+                         backend.policy('other'))
+
+    def test_encrypted_volume_refused_before_any_file(self):
+        share = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(share, 'volume-%s' % VOL)
+        exc = self.assertRaises(errors.DriverFailed, copies.create_volume,
+                                _backend(), VOL, path, 1, encrypted=True)
+        self.assertEqual('Volume %s: encrypted volumes are not supported by '
+                         'the incsnap driver.' % VOL, str(exc))
+        self.assertEqual([], os.listdir(share))
+
+
+class CinderErrorsTest(testtools.TestCase):
+    """Each failure reaches Cinder as the exception it raised before."""
+
+    def check(self, failure, cinder_type, text):
+        @driver._cinder_errors
+        def operation():
+            raise failure(text)
+
+        exc = self.assertRaises(cinder_type, operation)
+        self.assertIn(text, str(exc))
+        self.assertIsInstance(exc.__cause__, failure)
+
+    def test_backend_failure(self):
+        self.check(errors.BackendFailed,
+                   exception.VolumeBackendAPIException, 'copy failed')
+
+    def test_invalid_snapshot(self):
+        self.check(errors.SnapshotInvalid, exception.InvalidSnapshot,
+                   'no file on the backend')
+
+    def test_driver_failure(self):
+        self.check(errors.DriverFailed, exception.VolumeDriverException,
+                   'libvirt too old')
+
+    def test_extend_failure(self):
+        self.check(errors.ExtendFailed, exception.ExtendVolumeError,
+                   'volume x: no space')
+
+    def test_other_errors_pass_unchanged(self):
+        @driver._cinder_errors
+        def operation():
+            raise processutils.ProcessExecutionError('qemu-img died')
+
+        self.assertRaises(processutils.ProcessExecutionError, operation)
