@@ -84,11 +84,16 @@ class GuestError(AssertionError):
     """A command in the guest failed, or the agent did not answer."""
 
 
+def _quiet(_ctx, _err):
+    """libvirt prints every error to stderr by default; we raise them."""
+
+
 class Agent:
     """The guest agent of one running domain, through libvirt."""
 
     def __init__(self, domain):
         self.domain = domain  # a tests.common.domains.Domain
+        libvirt.registerErrorHandler(_quiet, None)
 
     def call(self, execute, timeout=10, **arguments):
         command = {'execute': execute}
@@ -218,3 +223,41 @@ def host_fsck(image, scratch):
         os.unlink(raw)
     return result.returncode == 0, needs_recovery, (result.stdout +
                                                     result.stderr)
+
+
+def image_files(image, scratch):
+    """{name: sha256} of the files at the root of the ext4 in ``image``.
+
+    Read on the host, as a guest would find them after mounting a volume
+    made from ``image``: a raw copy gets its journal replayed
+    (``e2fsck -fy``, as mount would), then debugfs dumps each file. A
+    snapshot of a mounted file system is compared this way, not byte for
+    byte with the volume: ext4 goes on writing its journalled metadata to
+    their home blocks (checkpointing) after a ``sync``, so an idle guest's
+    disk still changes.
+    """
+    raw = os.path.join(scratch, os.path.basename(image) + '.files.raw')
+    out_dir = raw + '.d'
+    commands.run('qemu-img', 'convert', '-U', '-O', 'raw', image, raw)
+    try:
+        fixed = subprocess.run(['e2fsck', '-fy', raw], capture_output=True,
+                               text=True)
+        if fixed.returncode >= 4:
+            raise GuestError('e2fsck -fy of a copy of %s: exit %d\n%s%s'
+                             % (image, fixed.returncode, fixed.stdout,
+                                fixed.stderr))
+        listing = commands.run('debugfs', '-R', 'ls -p /', raw)
+        os.makedirs(out_dir)
+        found = {}
+        for line in listing.splitlines():
+            # /inode/mode/uid/gid/name/size/
+            fields = line.strip().strip('/').split('/')
+            if len(fields) < 6 or not fields[1].startswith('10'):
+                continue  # not a regular file
+            name = fields[4]
+            dest = os.path.join(out_dir, name)
+            commands.run('debugfs', '-R', 'dump /%s %s' % (name, dest), raw)
+            found[name] = commands.run('sha256sum', dest).split()[0]
+        return found
+    finally:
+        subprocess.run(['rm', '-rf', raw, out_dir])

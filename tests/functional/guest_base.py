@@ -31,7 +31,6 @@ import uuid
 from tests.common import compute
 from tests.common import domains
 from tests.common import guest
-from tests.common import images
 from tests.functional import base
 
 MiB = base.MiB
@@ -170,10 +169,13 @@ class GuestTestCase(base.FunctionalTestCase):
         agent.fsck()  # exit 0: nothing to fix
         self.domain(vm).destroy()
 
-    def assertSnapshotIsVolume(self, volume, snap):
-        """The snapshot reads as the volume now (the guest is idle)."""
-        images.assert_same_content(self.snap_path(volume, snap),
-                                   self.volume_path(volume))
+    def assertSnapshotFiles(self, volume, snap, expected):
+        """The snapshot's file system holds exactly ``expected``.
+
+        Read on the host (:func:`tests.common.guest.image_files`).
+        """
+        self.assertEqual(expected, guest.image_files(
+            self.snap_path(volume, snap), self.ref_dir))
 
     def chain_doc(self, volume):
         with open(os.path.join(self.snap_dir(volume), 'chain.json')) as f:
