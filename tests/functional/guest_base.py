@@ -41,8 +41,9 @@ class GuestTestCase(base.FunctionalTestCase):
     def setUp(self):
         self.hosts = compute.ensure_up()
         self.build = guest.build()
-        self.backend_options = dict(self.backend_options,
-                                    incsnap_libvirt_uri=self.hosts.uri_template)
+        self.backend_options = dict(
+            self.backend_options,
+            incsnap_libvirt_uri=self.hosts.uri_template)
         super().setUp()
         # QEMU runs as libvirt-qemu: it must reach the export.
         for path in (self.root, os.path.join(self.root, 'exports'),
@@ -122,8 +123,10 @@ class GuestTestCase(base.FunctionalTestCase):
         return att
 
     def move_attachment(self, volume, att, host):
-        """What Nova does around a live migration: an attachment for the
-        destination host, then the source's is deleted."""
+        """Move the attachment to ``host``, as Nova does on a migration.
+
+        An attachment for the destination host, then the source's goes.
+        """
         new = self.attach(volume, att.instance_uuid, host)
         att.destroy()
         return new
