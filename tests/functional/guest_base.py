@@ -25,6 +25,7 @@ make, checksum and delete files in it through its agent.
 
 import json
 import os
+import sys
 import tempfile
 import uuid
 
@@ -83,7 +84,9 @@ class GuestTestCase(base.FunctionalTestCase):
         self.specs[vm] = dom.spec
         agent_ = guest.Agent(dom)
         if agent:
-            agent_.wait_ready()
+            seconds = agent_.wait_ready()
+            sys.stderr.write('guest %s up on %s (%s) in %.1f s\n'
+                             % (vm[:8], host, self.build.virt_type, seconds))
         return agent_
 
     def domain(self, vm):

@@ -143,6 +143,43 @@ class TestLiveMigration(guest_base.GuestTestCase):
         # Once the job is over the migration goes through.
         self.migrate(vm, 'compute2')
 
+    def test_snapshot_before_nova_moved_the_attachment(self):
+        """The VM runs on compute2, its attachment still names compute1.
+
+        Between the end of a live migration and Nova's update of the
+        attachment, the driver finds no domain on compute1 and would take
+        the snapshot offline; QEMU's lock on the image (held by the VM on
+        compute2) refuses qemu-storage-daemon: the snapshot fails, nothing
+        is written, the running VM's disk is untouched.
+        """
+        from cinder import exception
+        from cinder import objects
+        volume = self.create_volume(size=1)
+        vm = str(uuid.uuid4())
+        att = self.attach(volume, vm, 'compute1')
+        agent = self.boot(vm, volume, 'compute1')
+        agent.format_and_mount()
+        files = {'a': agent.write_file('a', 256)}
+        s1 = self.snapshot(volume)
+        _seconds, agent = self.migrate(vm, 'compute2')
+        snap = self.new_snapshot(volume)
+        error = self.assertRaises(
+            exception.VolumeBackendAPIException, self.driver.create_snapshot,
+            objects.Snapshot.get_by_id(self.ctx, snap.id))
+        sys.stderr.write('snapshot with a stale attachment host: %s\n'
+                         % error)
+        self.assertIn(snap.id, str(error))
+        self.assertIn('lock', str(error))
+        self.assertEqual(sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+                         self.files_in(self.snap_dir(volume)))
+        # Nova moves the attachment: the snapshot is taken on compute2,
+        # incremental, with the guest's files.
+        self.move_attachment(volume, att, 'compute2')
+        files['b'] = agent.write_file('b', 128)
+        s2 = self.snapshot(volume)
+        self.assertEqual(('incremental', None), self.kinds([s2])[0])
+        self.assertSnapshotFiles(volume, s2, files)
+
     def slow_down_backup(self, dom, speed, timeout=60):
         """Wait for the domain's backup job to run; set its speed.
 
