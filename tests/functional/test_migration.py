@@ -169,7 +169,8 @@ class TestLiveMigration(guest_base.GuestTestCase):
         sys.stderr.write('snapshot with a stale attachment host: %s\n'
                          % error)
         self.assertIn(snap.id, str(error))
-        self.assertIn('lock', str(error))
+        self.assertIn('Failed to get "write" lock', str(error))
+        self.assertIn('no domain runs it on compute1', str(error))
         self.assertEqual(sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
                          self.files_in(self.snap_dir(volume)))
         # Nova moves the attachment: the snapshot is taken on compute2,
