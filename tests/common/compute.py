@@ -102,16 +102,17 @@ def mount_share(hosts, share, export, add_cleanup):
     return path
 
 
-def migrate(dom, dest_host, hosts, flags=MIGRATE_FLAGS):
+def migrate(dom, dest_host, hosts, flags=MIGRATE_FLAGS, params=None):
     """Live-migrate ``dom`` peer-to-peer to ``dest_host``; seconds taken.
 
     The source libvirtd connects to the destination's itself, over TLS
     with its own client certificate (as Nova's ``live_migration_scheme =
     tls`` does); the memory goes over ``tcp://<dest_host>`` (the
-    destination's ``migration_host``).
+    destination's ``migration_host``). ``params``: more migration
+    parameters (``VIR_MIGRATE_PARAM_BANDWIDTH``, in MiB/s).
     """
     started = time.monotonic()
-    dom.migrateToURI3('qemu+tls://%s/system' % dest_host,
-                      {libvirt.VIR_MIGRATE_PARAM_URI: 'tcp://%s' % dest_host},
-                      flags)
+    params = dict(params or {})
+    params[libvirt.VIR_MIGRATE_PARAM_URI] = 'tcp://%s' % dest_host
+    dom.migrateToURI3('qemu+tls://%s/system' % dest_host, params, flags)
     return time.monotonic() - started

@@ -17,12 +17,14 @@ the driver follows the attachment's host to the destination's libvirtd.
 
 import hashlib
 import sys
+import threading
 import time
 import uuid
 
 import eventlet
 import libvirt
 
+from tests.common import compute
 from tests.common import guest
 from tests.functional import guest_base
 
@@ -179,6 +181,65 @@ class TestLiveMigration(guest_base.GuestTestCase):
         files['b'] = agent.write_file('b', 128)
         s2 = self.snapshot(volume)
         self.assertEqual(('incremental', None), self.kinds([s2])[0])
+        self.assertSnapshotFiles(volume, s2, files)
+
+    def test_snapshot_requested_during_migration(self):
+        """Nova migrates (slowly: 1 MiB/s), a snapshot is asked for."""
+        from cinder import exception
+        from cinder import objects
+        volume = self.create_volume(size=1)
+        vm = str(uuid.uuid4())
+        att = self.attach(volume, vm, 'compute1')
+        agent = self.boot(vm, volume, 'compute1')
+        agent.format_and_mount()
+        files = {'a': agent.write_file('a', 256)}
+        s1 = self.snapshot(volume)
+        source = self.domain(vm).lookup()
+        outcome = {}
+
+        def migrate():
+            try:
+                outcome['seconds'] = compute.migrate(
+                    source, 'compute2', self.hosts,
+                    params={libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 1})
+            except libvirt.libvirtError as exc:
+                outcome['error'] = exc
+
+        mover = threading.Thread(target=migrate)
+        mover.start()
+        try:
+            deadline = time.monotonic() + 60
+            while source.jobStats(0).get('type') == libvirt.VIR_DOMAIN_JOB_NONE:
+                self.assertLess(time.monotonic(), deadline,
+                                'the migration did not start')
+                time.sleep(0.1)
+            snap = self.new_snapshot(volume)
+            thread = eventlet.spawn(
+                self.driver.create_snapshot,
+                objects.Snapshot.get_by_id(self.ctx, snap.id))
+            eventlet.sleep(5)
+            # Let the migration finish while the snapshot waits.
+            source.migrateSetMaxSpeed(10000, 0)
+        finally:
+            mover.join(300)
+        with eventlet.Timeout(300):
+            error = self.assertRaises(exception.VolumeBackendAPIException,
+                                      thread.wait)
+        sys.stderr.write('snapshot during a migration: %s\n' % error)
+        self.assertNotIn('error', outcome)
+        self.assertIn(snap.id, str(error))
+        self.assertEqual(sorted(['chain.json', 'snapshot-%s.qcow2' % s1.id]),
+                         self.files_in(self.snap_dir(volume)))
+        # The VM is on compute2 now; with the attachment moved, the retry
+        # is incremental there.
+        dom = self.domains['compute2'].adopt(vm, self.specs[vm])
+        self.where[vm] = 'compute2'
+        self.move_attachment(volume, att, 'compute2')
+        agent = guest.Agent(dom)
+        files['b'] = agent.write_file('b', 128)
+        s2 = self.snapshot(volume)
+        self.assertEqual(('incremental', None), self.kinds([s2])[0])
+        self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
         self.assertSnapshotFiles(volume, s2, files)
 
     def slow_down_backup(self, dom, speed, timeout=60):
