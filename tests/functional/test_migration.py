@@ -209,7 +209,8 @@ class TestLiveMigration(guest_base.GuestTestCase):
         mover.start()
         try:
             deadline = time.monotonic() + 60
-            while source.jobStats(0).get('type') == libvirt.VIR_DOMAIN_JOB_NONE:
+            idle = libvirt.VIR_DOMAIN_JOB_NONE
+            while source.jobStats(0).get('type') == idle:
                 self.assertLess(time.monotonic(), deadline,
                                 'the migration did not start')
                 time.sleep(0.1)
