@@ -93,7 +93,10 @@ def mount_share(hosts, share, export, add_cleanup):
     commands.run('mount', '--bind', export, path)
 
     def unmount():
-        subprocess.run(['umount', path], capture_output=True)
+        # Lazily when busy: any process holding a directory there (not
+        # only ours) keeps a plain umount from working.
+        if subprocess.run(['umount', path], capture_output=True).returncode:
+            subprocess.run(['umount', '-l', path], capture_output=True)
         try:
             os.rmdir(path)
         except OSError:
