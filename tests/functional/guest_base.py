@@ -29,6 +29,9 @@ import sys
 import tempfile
 import uuid
 
+import eventlet
+
+from tests.common import attachments
 from tests.common import compute
 from tests.common import domains
 from tests.common import guest
@@ -115,15 +118,7 @@ class GuestTestCase(base.FunctionalTestCase):
 
     def attach(self, volume, vm, host):
         """An attachment as Nova makes it: instance, compute host name."""
-        from cinder import objects
-        att = objects.VolumeAttachment(
-            context=self.ctx, volume_id=volume.id, instance_uuid=vm,
-            attached_host=host, attach_status='attached', attach_mode='rw')
-        att.create()
-        volume.status = 'in-use'
-        volume.attach_status = 'attached'
-        volume.save()
-        return att
+        return attachments.attach(self.ctx, volume, vm, host)
 
     def move_attachment(self, volume, att, host):
         """Move the attachment to ``host``, as Nova does on a migration.
@@ -135,12 +130,42 @@ class GuestTestCase(base.FunctionalTestCase):
         return new
 
     def detach(self, volume, att):
-        att.attach_status = 'detached'
-        att.save()
-        att.destroy()
-        volume.status = 'available'
-        volume.attach_status = 'detached'
-        volume.save()
+        attachments.detach(volume, att)
+
+    def spawn_snapshot(self, volume):
+        """create_snapshot in a green thread, as cinder-volume runs it.
+
+        Returns (snapshot, green thread, outcome): ``outcome`` gets
+        ``done`` or the ``error`` raised. Wait with ``eventlet.sleep`` or
+        ``thread.wait()`` so that the hub runs it.
+        """
+        from cinder import objects
+        snap = self.new_snapshot(volume)
+        outcome = {}
+
+        def take():
+            try:
+                self.driver.create_snapshot(
+                    objects.Snapshot.get_by_id(self.ctx, snap.id))
+                outcome['done'] = True
+            except Exception as exc:
+                outcome['error'] = exc
+        return snap, eventlet.spawn(take), outcome
+
+    def running_guest(self, host='compute1', snapshot=True):
+        """A volume attached to a guest on ``host``, ext4, file ``a``.
+
+        With ``snapshot``, a first (full) snapshot of it. Returns (volume,
+        vm, attachment, agent, {file: sha256}, the snapshot or None).
+        """
+        volume = self.create_volume(size=1)
+        vm = str(uuid.uuid4())
+        att = self.attach(volume, vm, host)
+        agent = self.boot(vm, volume, host)
+        agent.format_and_mount()
+        files = {'a': agent.write_file('a', 256)}
+        s1 = self.snapshot(volume) if snapshot else None
+        return volume, vm, att, agent, files, s1
 
     def snapshot(self, volume, driver=None):
         from cinder import objects

@@ -16,6 +16,7 @@ the driver follows the attachment's host to the destination's libvirtd.
 """
 
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -47,13 +48,7 @@ class TestLiveMigration(guest_base.GuestTestCase):
                  'sleep 0.1; done; sync')
 
     def test_migrate_while_writing_then_incremental_and_back(self):
-        volume = self.create_volume(size=1)
-        vm = str(uuid.uuid4())
-        att = self.attach(volume, vm, 'compute1')
-        agent = self.boot(vm, volume, 'compute1')
-        agent.format_and_mount()
-        agent.write_file('a', 256)
-        s1 = self.snapshot(volume)
+        volume, vm, att, agent, _files, s1 = self.running_guest()
         # The guest writes files while it moves to compute2.
         agent.spawn(WRITER)
         time.sleep(1)
@@ -92,7 +87,6 @@ class TestLiveMigration(guest_base.GuestTestCase):
         self.assertFiles(self.volume_from(s3, volume), files)
 
     def test_migration_requested_during_backup_job(self):
-        from cinder import objects
         volume = self.create_volume(size=2)
         vm = str(uuid.uuid4())
         self.attach(volume, vm, 'compute1')
@@ -104,18 +98,7 @@ class TestLiveMigration(guest_base.GuestTestCase):
         # between two looks for the job; minutes once it is slowed down.
         agent.sh('dd if=/dev/zero of=%s/big bs=1M count=1024 && sync'
                  % guest.MOUNT, timeout=300)
-        snap = self.new_snapshot(volume)
-        outcome = {}
-
-        def take():
-            try:
-                self.driver.create_snapshot(
-                    objects.Snapshot.get_by_id(self.ctx, snap.id))
-                outcome['done'] = True
-            except Exception as exc:
-                outcome['error'] = exc
-
-        thread = eventlet.spawn(take)
+        snap, thread, outcome = self.spawn_snapshot(volume)
         refused = None
         try:
             self.slow_down_backup(self.domain(vm), 16 * MiB)
@@ -156,13 +139,7 @@ class TestLiveMigration(guest_base.GuestTestCase):
         """
         from cinder import exception
         from cinder import objects
-        volume = self.create_volume(size=1)
-        vm = str(uuid.uuid4())
-        att = self.attach(volume, vm, 'compute1')
-        agent = self.boot(vm, volume, 'compute1')
-        agent.format_and_mount()
-        files = {'a': agent.write_file('a', 256)}
-        s1 = self.snapshot(volume)
+        volume, vm, att, agent, files, s1 = self.running_guest()
         _seconds, agent = self.migrate(vm, 'compute2')
         snap = self.new_snapshot(volume)
         error = self.assertRaises(
@@ -186,14 +163,7 @@ class TestLiveMigration(guest_base.GuestTestCase):
     def test_snapshot_requested_during_migration(self):
         """Nova migrates (slowly: 1 MiB/s), a snapshot is asked for."""
         from cinder import exception
-        from cinder import objects
-        volume = self.create_volume(size=1)
-        vm = str(uuid.uuid4())
-        att = self.attach(volume, vm, 'compute1')
-        agent = self.boot(vm, volume, 'compute1')
-        agent.format_and_mount()
-        files = {'a': agent.write_file('a', 256)}
-        s1 = self.snapshot(volume)
+        volume, vm, att, agent, files, s1 = self.running_guest()
         source = self.domain(vm).lookup()
         outcome = {}
 
@@ -214,18 +184,25 @@ class TestLiveMigration(guest_base.GuestTestCase):
                 self.assertLess(time.monotonic(), deadline,
                                 'the migration did not start')
                 time.sleep(0.1)
-            snap = self.new_snapshot(volume)
-            thread = eventlet.spawn(
-                self.driver.create_snapshot,
-                objects.Snapshot.get_by_id(self.ctx, snap.id))
-            eventlet.sleep(5)
-            # Let the migration finish while the snapshot waits.
+            log = self.hosts.libvirtd_log('compute1')
+            log_at = os.path.getsize(log)
+            snap, thread, outcome_snap = self.spawn_snapshot(volume)
+            # Until the snapshot's call waits for the migration's job...
+            waiting = 'name=%s)' % self.domain(vm).name
+            deadline = time.monotonic() + 120
+            while not any('Waiting for' in line and waiting in line
+                          for line in self.log_lines(log, log_at)):
+                self.assertLess(time.monotonic(), deadline,
+                                'the snapshot never waited for the domain')
+                eventlet.sleep(0.2)
+            # ... then the migration may finish.
             source.migrateSetMaxSpeed(10000, 0)
         finally:
             mover.join(300)
         with eventlet.Timeout(300):
-            error = self.assertRaises(exception.VolumeBackendAPIException,
-                                      thread.wait)
+            thread.wait()
+        error = outcome_snap.get('error')
+        self.assertIsInstance(error, exception.VolumeBackendAPIException)
         sys.stderr.write('snapshot during a migration: %s\n' % error)
         self.assertNotIn('error', outcome)
         self.assertIn(snap.id, str(error))
@@ -242,6 +219,12 @@ class TestLiveMigration(guest_base.GuestTestCase):
         self.assertEqual(('incremental', None), self.kinds([s2])[0])
         self.assertEqual(s1.id, s2.metadata['incsnap:parent'])
         self.assertSnapshotFiles(volume, s2, files)
+
+    @staticmethod
+    def log_lines(path, offset):
+        with open(path, errors='replace') as f:
+            f.seek(offset)
+            return f.read().splitlines()
 
     def slow_down_backup(self, dom, speed, timeout=60):
         """Wait for the domain's backup job to run; set its speed.
