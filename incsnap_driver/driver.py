@@ -114,7 +114,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
             settings, self._execute, self._execute_as_root,
             secure_permissions=conf.nas_secure_file_permissions == 'true',
             copy_speed=conf.safe_get('volume_copy_bps_limit'),
-            sparse=conf.nfs_sparsed_volumes)
+            sparse=conf.nfs_sparsed_volumes, service=self.host or '')
         found = backend_mod.check_qemu(self.backend)
         LOG.info('incsnap driver %(ver)s: QEMU %(qemu)s, incremental '
                  'snapshots %(inc)s (delta max %(dm)s), AZ overrides '

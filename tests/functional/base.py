@@ -171,7 +171,13 @@ class FunctionalTestCase(testtools.TestCase):
         values.update(overrides)
         return values
 
-    def make_driver(self, do_setup=True, **overrides):
+    def make_driver(self, do_setup=True, host=None, **overrides):
+        """A driver on the test's share; ``overrides``: backend options.
+
+        ``host``: Cinder's ``host@backend`` of its service (the marks on
+        the QEMU tools it starts); by default its configuration group's.
+        A restarted service keeps its host: ``host=self.driver.host``.
+        """
         from cinder.volume import configuration
         from cinder.volume import driver as base_driver
         from cinder.volume.drivers import nfs
@@ -194,7 +200,7 @@ class FunctionalTestCase(testtools.TestCase):
         conf = configuration.Configuration(base_driver.volume_opts,
                                            config_group=group)
         drv = driver_mod.IncrementalSnapshotNfsDriver(
-            configuration=conf, host='incsnap-test@%s' % group)
+            configuration=conf, host=host or 'incsnap-test@%s' % group)
         if do_setup:
             drv.do_setup(self.ctx)
             drv.check_for_setup_error()

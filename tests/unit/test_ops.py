@@ -109,11 +109,17 @@ class VolumeContextTest(_Share):
         tmp = self.touch('.chain.abc.tmp')
         stray = self.touch(layout.snapshot_file(SB))
         revert_part = layout.revert_file(self.path)
-        open(revert_part, 'w').close()
-        self.open()
-        for gone in (part, undo, tmp, revert_part):
+        new_part = layout.new_volume_part(self.path)
+        for path in (revert_part, new_part):
+            open(path, 'w').close()
+        recovered = self.open().recovered
+        for gone in (part, undo, tmp, revert_part, new_part):
             self.assertFalse(os.path.exists(gone), gone)
         self.assertTrue(os.path.exists(stray))
+        self.assertEqual(sorted(os.path.basename(p) for p in (
+            part, undo, tmp, revert_part, new_part)),
+            sorted(recovered.removed))
+        self.assertIn('removed ', recovered.describe())
 
     def test_journal_without_undo_file_is_cleared(self):
         self.save(chain_mod.Chain(
@@ -201,7 +207,8 @@ class BackendTest(testtools.TestCase):
     def test_values_of_a_driver_set_up_through_the_root_helper(self):
         backend = backend_mod.make(
             options.Settings(), processutils.execute, as_root=True,
-            secure_permissions=False, copy_speed='8388608', sparse=None)
+            secure_permissions=False, copy_speed='8388608', sparse=None,
+            service='node1@incsnap')
         self.assertEqual({'run_as_root': True}, backend.execute.keywords)
         self.assertEqual(0o666, backend.file_mode)
         self.assertEqual(8388608, backend.copy_speed)
@@ -212,12 +219,23 @@ class BackendTest(testtools.TestCase):
     def test_no_owner_change_without_the_root_helper(self):
         backend = backend_mod.make(options.Settings(), processutils.execute,
                                    as_root=False, secure_permissions=True,
-                                   copy_speed=None, sparse=True)
+                                   copy_speed=None, sparse=True,
+                                   service='node1@incsnap')
         self.assertIsNone(backend.owner_uid)
         self.assertEqual(0o660, backend.file_mode)
         self.assertEqual(0, backend.copy_speed)
         out, _err = backend.execute('echo', 'ran')
         self.assertEqual('ran\n', out)
+
+    def test_tools_are_marked_with_this_process(self):
+        backend = backend_mod.make(options.Settings(), processutils.execute,
+                                   as_root=False, secure_permissions=True,
+                                   copy_speed=None, sparse=True,
+                                   service='node1@incsnap')
+        owner = backend.owner()
+        self.assertEqual(('node1@incsnap', os.getpid()),
+                         (owner.service, owner.pid))
+        self.assertIsNotNone(owner.start)
 
     def test_policy_per_zone(self):
         backend = backend_mod.Backend(
