@@ -186,6 +186,12 @@ def is_leftover(file_name, keep=None):
             file_name.startswith(CHAIN_TMP_PREFIX))
 
 
+def is_revert_leftover(file_name):
+    """Whether a leftover's name is a revert's (undo file, partial copy)."""
+    return (file_name.endswith(UNDO_SUFFIX) or
+            file_name.endswith(REVERT_SUFFIX + PART_SUFFIX))
+
+
 def volume_ids_named(text, share_dir):
     """The ids of the volumes whose files ``text`` names in ``share_dir``.
 
