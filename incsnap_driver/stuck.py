@@ -56,9 +56,15 @@ class StartupRecovery:
 
     def __init__(self, driver):
         self.driver = driver
-        self.stuck = []
+        # (kind, id): Stuck. Cinder calls update_provider_info again when
+        # it retries a failed init_host: the last one counts.
+        self._stuck = {}
         self.thread = None
         self.summary = None
+
+    @property
+    def stuck(self):
+        return list(self._stuck.values())
 
     def _ours(self, host):
         """Whether a resource's ``host@backend#pool`` is this service's."""
@@ -71,11 +77,11 @@ class StartupRecovery:
                 not volume.provider_location or
                 not self._ours(volume.host)):
             return
-        self.stuck.append(interrupted.Stuck(
+        self._stuck[(kind, resource.id)] = interrupted.Stuck(
             kind=kind, id=resource.id, volume_id=volume.id,
             status=resource.status,
             volume_path=self.driver.local_path(volume),
-            volume_status=volume.status, token=resource))
+            volume_status=volume.status, token=resource)
 
     def note(self, volumes, snapshots):
         """Cinder's objects of this host at start-up (one batch of them)."""
