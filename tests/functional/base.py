@@ -225,6 +225,25 @@ class FunctionalTestCase(testtools.TestCase):
         self.addCleanup(self._delete_volume_quietly, volume)
         return volume
 
+    def volume_record(self, like, **fields):
+        """A new volume's record, as the API creates it (``creating``).
+
+        On ``like``'s host, of its type; ``fields`` added (snapshot_id).
+        """
+        from cinder import objects
+        volume = objects.Volume(
+            context=self.ctx, size=1, status='creating', host=like.host,
+            availability_zone='nova', volume_type_id=like.volume_type_id,
+            project_id='p', user_id='u', **fields)
+        volume.create()
+        return volume
+
+    def let_qemu_reach_the_export(self):
+        """libvirt's QEMU runs as libvirt-qemu: it must reach the export."""
+        for path in (self.root, os.path.join(self.root, 'exports'),
+                     self.export):
+            os.chmod(path, 0o755)
+
     def _delete_volume_quietly(self, volume):
         try:
             self.driver.delete_volume(volume)

@@ -444,11 +444,12 @@ class TestStuck(ManageTestCase):
         self.assertExit(1, result)
         self.assertIn('hosts incsnap-test@%s\n' % self.backend, result.stdout,
                       result.stderr)
-        self.assertProblem(result, 'stuck', 'volume %s has been reverting'
-                           % self.volume.id, 'openstack volume set --state '
-                           'available %s' % self.volume.id)
-        self.assertProblem(result, 'stuck', 'snapshot %s of volume %s has '
-                           'been restoring' % (self.s3.id, self.volume.id),
+        self.assertProblem(result, 'stuck', 'volume %s: volume reverting '
+                           'for' % self.volume.id, 'openstack volume set '
+                           '--state available %s' % self.volume.id)
+        self.assertProblem(result, 'stuck', 'volume %s snapshot %s: '
+                           'snapshot restoring for' % (self.volume.id,
+                                                       self.s3.id),
                            'openstack volume snapshot set --state available '
                            '%s' % self.s3.id)
         self.assertIn('2 resource(s) stuck, 0 recently changed',

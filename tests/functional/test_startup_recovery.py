@@ -48,10 +48,7 @@ class RestartTestCase(base.FunctionalTestCase):
     def setUp(self):
         super().setUp()
         domains.ensure_libvirtd()
-        # QEMU runs as libvirt-qemu: it must reach the export.
-        for path in (self.root, os.path.join(self.root, 'exports'),
-                     self.export):
-            os.chmod(path, 0o755)
+        self.let_qemu_reach_the_export()
         self.domains = domains.Domains(self.addCleanup, 'incsnap-rec')
         self.service = services.VolumeService(
             self, self.backend, self.backend_config(**self.service_options))
@@ -233,12 +230,7 @@ class KilledThroughRootHelper(RestartTestCase):
         self.write(volume, 0, 32 * MiB, 0x31)
         s1 = self.create_snapshot(volume, driver=self.fast)
         ref = self.reference(volume, 's1')
-        new = objects.Volume(
-            context=self.ctx, size=1, status='creating',
-            host=volume.host, availability_zone='nova',
-            volume_type_id=volume.volume_type_id, project_id='p',
-            user_id='u', snapshot_id=s1.id)
-        new.create()
+        new = self.volume_record(volume, snapshot_id=s1.id)
         new_path = os.path.join(self.mount_point, 'volume-%s' % new.id)
         part = new_path + '.part'
         # Slower: the copy must outlast the restart (a qemu-img convert
@@ -267,11 +259,7 @@ class KilledThroughRootHelper(RestartTestCase):
         self.assertNextSnapshotCorrect(volume, kind='incremental')
         # The failed volume goes; a new try works.
         self.fast.delete_volume(new)
-        again = objects.Volume(
-            context=self.ctx, size=1, status='creating', host=volume.host,
-            availability_zone='nova', volume_type_id=volume.volume_type_id,
-            project_id='p', user_id='u')
-        again.create()
+        again = self.volume_record(volume)
         again.update(self.fast.create_volume_from_snapshot(again, s1))
         self.addCleanup(self.fast.delete_volume, again)
         self.assertSameContent(ref, self.volume_path(again))

@@ -49,19 +49,14 @@ def stuck_problems(rows, min_age):
         if row.status not in interrupted.LISTED.get(row.kind, ()):
             continue
         recent = row.age < min_age
-        what = ('%s %s' % (row.kind, row.id) if row.kind == interrupted.VOLUME
-                else '%s %s of volume %s' % (row.kind, row.id,
-                                             row.volume_id))
         problems.append(model.Problem(
             severity=model.WARNING if recent else model.ERROR,
             code='stuck_recent' if recent else 'stuck',
-            message='%s has been %s for %s on %s%s; settled by %s; else: '
-                    '%s' % (what, row.status, _duration(row.age), row.host,
-                            ' (it may still be in progress)' if recent
-                            else '',
-                            interrupted.WHO_SETTLES[(row.kind, row.status)],
-                            interrupted.admin_call(row.kind, row.status,
-                                                   row.id)),
+            message='%s %s for %s on %s%s; settled by %s; else: %s'
+                    % (row.kind, row.status, _duration(row.age), row.host,
+                       ' (it may still be in progress)' if recent else '',
+                       interrupted.WHO_SETTLES[(row.kind, row.status)],
+                       interrupted.admin_call(row.kind, row.status, row.id)),
             volume=row.volume_id,
             snapshot=row.id if row.kind == interrupted.SNAPSHOT else None))
     return problems
