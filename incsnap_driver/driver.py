@@ -42,6 +42,7 @@ from incsnap_driver.ops import revert
 from incsnap_driver.ops import snapshot as snapshot_op
 from incsnap_driver.ops import volume as volume_op
 from incsnap_driver import options
+from incsnap_driver import stuck
 
 LOG = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         self.configuration.append_config_values(options.incsnap_opts)
         # ops.backend.Backend, from do_setup on.
         self.backend = None
+        # Interrupted work is recovered when Cinder starts the service.
+        self.startup_recovery = stuck.StartupRecovery(self)
         # The volumes are always qcow2 files.
         self.format = 'qcow2'
 
@@ -114,7 +117,7 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
             settings, self._execute, self._execute_as_root,
             secure_permissions=conf.nas_secure_file_permissions == 'true',
             copy_speed=conf.safe_get('volume_copy_bps_limit'),
-            sparse=conf.nfs_sparsed_volumes)
+            sparse=conf.nfs_sparsed_volumes, service=self.host or '')
         found = backend_mod.check_qemu(self.backend)
         LOG.info('incsnap driver %(ver)s: QEMU %(qemu)s, incremental '
                  'snapshots %(inc)s (delta max %(dm)s), AZ overrides '
@@ -123,6 +126,26 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
                   'inc': settings.incremental, 'dm': settings.delta_max,
                   'azi': settings.incremental_by_az,
                   'azd': settings.delta_max_by_az})
+
+    def update_provider_info(self, volumes, snapshots):
+        """Note this host's resources a killed service left in transit.
+
+        Cinder's ``init_host`` calls this with this host's volumes and
+        snapshots before the service takes requests; no provider info is
+        changed.
+        """
+        self.startup_recovery.note(volumes, snapshots)
+        return None, None
+
+    def set_initialized(self):
+        """Initialized: recover interrupted work, in a green thread.
+
+        Cinder's ``init_host`` calls this once the driver is set up and
+        every volume was seen; it then runs its own clean-up and starts
+        serving without waiting for the scan.
+        """
+        super().set_initialized()
+        self.startup_recovery.start()
 
     def _check_snapshot_support(self, setup_checking=False):
         """Snapshots are this driver's own: no nfs_snapshot_support needed.

@@ -173,6 +173,37 @@ def is_chain_tmp(file_name):
     return bool(_CHAIN_TMP.fullmatch(file_name))
 
 
+def is_leftover(file_name, keep=None):
+    """Whether a snapshot folder's file is never complete data.
+
+    Partial copies, undo files and temporary documents, but ``keep`` (the
+    undo file a revert's journal still needs).
+    """
+    if file_name == keep:
+        return False
+    return (file_name.endswith(PART_SUFFIX) or
+            file_name.endswith(UNDO_SUFFIX) or
+            file_name.startswith(CHAIN_TMP_PREFIX))
+
+
+def is_revert_leftover(file_name):
+    """Whether a leftover's name is a revert's (undo file, partial copy)."""
+    return (file_name.endswith(UNDO_SUFFIX) or
+            file_name.endswith(REVERT_SUFFIX + PART_SUFFIX))
+
+
+def volume_ids_named(text, share_dir):
+    """The ids of the volumes whose files ``text`` names in ``share_dir``.
+
+    ``text``: an argument of a command line (a path, or the JSON of a
+    QEMU block device holding one). A volume file, its snapshot folder's
+    files and its partial copies all start with ``<share>/volume-<id>``.
+    """
+    pattern = re.compile(re.escape(share_dir.rstrip(os.sep) + os.sep) +
+                         re.escape(VOLUME_PREFIX) + '(' + _UUID + ')')
+    return set(pattern.findall(text))
+
+
 def backing_name_problem(name):
     """Why a stored backing file name is not a bare file name, or None."""
     if name.startswith('/'):

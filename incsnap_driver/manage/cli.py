@@ -20,12 +20,13 @@ from oslo_config import cfg
 
 from incsnap_driver.manage.commands import chains
 from incsnap_driver.manage.commands import gc
+from incsnap_driver.manage.commands import stuck
 from incsnap_driver.manage.commands import verify
 from incsnap_driver.manage import exits
 from incsnap_driver.manage import shares
 
 # In the order ``--help`` lists them.
-COMMANDS = (chains, verify, gc)
+COMMANDS = (chains, verify, gc, stuck)
 BY_NAME = {command.NAME: command for command in COMMANDS}
 
 
@@ -67,14 +68,16 @@ def main(argv=None, out=None, err=None):
     except cfg.Error as exc:
         err.write('incsnap-manage: %s\n' % exc)
         return exits.EXIT_USAGE
+    command = BY_NAME[conf.command.name]
     try:
-        found = shares.share_dirs(conf, err)
+        found = (shares.share_dirs(conf, err)
+                 if getattr(command, 'NEEDS_SHARES', True) else [])
+        status = command.run(conf, found, out)
     except exits.UsageError as exc:
         err.write('incsnap-manage: %s\n' % exc)
         return exits.EXIT_USAGE
     except cfg.Error as exc:
         err.write('incsnap-manage: configuration error: %s\n' % exc)
         return exits.EXIT_USAGE
-    status = BY_NAME[conf.command.name].run(conf, found, out)
     out.flush()
     return status

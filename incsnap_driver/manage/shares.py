@@ -77,17 +77,14 @@ def mounted_paths(proc_mounts='/proc/mounts'):
     return paths
 
 
-def backend_shares(conf, names):
-    """[(backend, share, mount point)] of our backends, as the driver sees.
+def our_backends(conf, names):
+    """The backend sections to read: ``names``, or our enabled backends.
 
-    The driver object itself reads ``nfs_shares_config`` (or ``nas_host``
-    and ``nas_share_path``) and computes each mount point; it is only
-    constructed, never set up: nothing is mounted, no database is used.
+    A name given explicitly must be a section whose ``volume_driver`` is
+    ours; by default every backend of ``enabled_backends`` that is ours.
     """
     quiet_imports()
     from cinder.volume import configuration
-
-    from incsnap_driver import driver as driver_mod
 
     enabled = list(conf.enabled_backends or [])
     explicit = bool(names)
@@ -114,6 +111,29 @@ def backend_shares(conf, names):
                     '--backend %s: its volume_driver is %s, not %s'
                     % (name, volume_driver, OUR_DRIVERS[0]))
             continue
+        result.append(name)
+    if not result:
+        raise exits.UsageError('no backend in enabled_backends (%s) has '
+                               'volume_driver = %s' % (', '.join(enabled),
+                                                       OUR_DRIVERS[0]))
+    return result
+
+
+def backend_shares(conf, names):
+    """[(backend, share, mount point)] of our backends, as the driver sees.
+
+    The driver object itself reads ``nfs_shares_config`` (or ``nas_host``
+    and ``nas_share_path``) and computes each mount point; it is only
+    constructed, never set up: nothing is mounted, no database is used.
+    """
+    from cinder.volume import configuration
+
+    from incsnap_driver import driver as driver_mod
+
+    result = []
+    for name in our_backends(conf, names):
+        bconf = configuration.Configuration([VOLUME_DRIVER_OPT],
+                                            config_group=name)
         drv = driver_mod.IncrementalSnapshotNfsDriver(
             configuration=bconf, host='incsnap-manage@%s' % name)
         shares_config = bconf.safe_get('nfs_shares_config')
@@ -136,10 +156,6 @@ def backend_shares(conf, names):
                                    % (name, shares_config))
         for share in drv.shares:
             result.append((name, share, drv._get_mount_point_for_share(share)))
-    if not result:
-        raise exits.UsageError('no backend in enabled_backends (%s) has '
-                               'volume_driver = %s' % (', '.join(enabled),
-                                                       OUR_DRIVERS[0]))
     return result
 
 

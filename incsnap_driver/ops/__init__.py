@@ -27,5 +27,6 @@ Cinder. No module here knows a Cinder object.
 
 Modules: snapshot (create one, online or offline), delete (a snapshot; a
 volume's files), revert, copies (volume from snapshot, clone, extend, new
-volume files), recovery (interrupted work), volume, backend, errors.
+volume files), recovery (interrupted work on one volume), startup (the
+scan of the shares when the service starts), volume, backend, errors.
 """

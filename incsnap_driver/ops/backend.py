@@ -27,6 +27,7 @@ from oslo_log import log as logging
 
 from incsnap_driver.ops import errors
 from incsnap_driver import options
+from incsnap_driver.qemu import owner as owner_mod
 from incsnap_driver.qemu import version as qemu_version
 
 LOG = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Backend:
     mode 660, else readable and writable by all). ``copy_speed``: bytes
     per second of a copy job, 0 unlimited (``volume_copy_bps_limit``).
     ``sparse``: new volume files are sparse (``nfs_sparsed_volumes``).
+    ``service``: Cinder's ``host@backend`` of the service, marked on the
+    QEMU tools it starts (:meth:`owner`).
     """
 
     settings: options.Settings
@@ -51,6 +54,15 @@ class Backend:
     secure_permissions: bool = True
     copy_speed: int = 0
     sparse: bool = True
+    service: str = ''
+
+    def owner(self):
+        """This process as the owner of the tools it starts now.
+
+        Computed at each start: a service process may be forked after
+        the backend was built (one process per backend).
+        """
+        return owner_mod.current(self.service)
 
     @property
     def file_mode(self):
@@ -85,11 +97,12 @@ class Backend:
 
 
 def make(settings, execute, as_root, secure_permissions, copy_speed,
-         sparse):
+         sparse, service):
     """The :class:`Backend` of a driver set up with these values.
 
     ``execute``: Cinder's command runner; ``as_root``: the NFS driver's
-    root-helper choice (off with ``nas_secure_file_operations``).
+    root-helper choice (off with ``nas_secure_file_operations``);
+    ``service``: Cinder's ``host@backend``.
     """
     uid = os.geteuid()
     return Backend(settings=settings,
@@ -97,7 +110,7 @@ def make(settings, execute, as_root, secure_permissions, copy_speed,
                    owner_uid=uid if as_root and uid != 0 else None,
                    secure_permissions=secure_permissions,
                    copy_speed=int(copy_speed or 0),
-                   sparse=bool(sparse))
+                   sparse=bool(sparse), service=service)
 
 
 def check_qemu(backend):

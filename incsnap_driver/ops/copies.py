@@ -38,7 +38,7 @@ def flatten(backend, src_path, dest, tmp, min_size, new_bitmap=None):
     run = backend.execute
     try:
         img.convert(src_path, tmp, execute=run,
-                    rate_limit=backend.copy_speed)
+                    rate_limit=backend.copy_speed, owner=backend.owner())
         info = img.info(tmp, execute=run)
         if info['virtual-size'] < min_size:
             img.resize(tmp, min_size, execute=run)

@@ -13,32 +13,80 @@
 
 Runs first in every operation that opens the volume's chain
 (:meth:`incsnap_driver.ops.volume.VolumeContext.open`), under the volume's
-lock, and after a revert's copy-back failed. It works from the files on
-the share alone: storage daemons of ours still running on the volume
-(their service was killed), a revert's journal (the volume is restored
-from its undo file), and files that are never complete data (partial
-copies, undo files no journal needs, temporary documents).
+lock, after a revert's copy-back failed, and for every volume with
+interrupted work when the service starts (:mod:`incsnap_driver.ops.startup`
+opens those volumes the same way). It works from the files on the share
+alone: QEMU tools of this service still running on the volume (their
+service was killed; :mod:`incsnap_driver.qemu.orphans`), a revert's
+journal (the volume is restored from its undo file), and files that are
+never complete data (partial copies, undo files no journal needs,
+temporary documents).
 """
 
+import dataclasses
 import os
 
 from oslo_log import log as logging
 
 from incsnap_driver import layout
-from incsnap_driver.qemu import daemon
 from incsnap_driver.qemu import offline
+from incsnap_driver.qemu import orphans
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Recovered:
+    """What :func:`recover` found and did on one volume.
+
+    ``stopped``/``left``: QEMU tools stopped, and tools of others left
+    running (with why); ``journal``: the interrupted revert's journal
+    that was cleared, and ``restored`` whether the volume was copied back
+    from its undo file; ``removed``: leftover file names.
+    """
+
+    stopped: list = dataclasses.field(default_factory=list)
+    left: list = dataclasses.field(default_factory=list)
+    journal: dict = None
+    restored: bool = False
+    removed: list = dataclasses.field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.stopped or self.journal or self.removed)
+
+    def describe(self):
+        """One line's worth: what was done, in the order it was done."""
+        parts = []
+        if self.stopped:
+            parts.append('stopped %s' % ', '.join(
+                t.describe() for t in self.stopped))
+        if self.journal:
+            if self.restored:
+                parts.append('rolled back the interrupted revert to '
+                             'snapshot %s from its undo file'
+                             % self.journal.get('snapshot'))
+            else:
+                parts.append('cleared the journal of a revert to snapshot '
+                             '%s that had not written the volume'
+                             % self.journal.get('snapshot'))
+        if self.removed:
+            parts.append('removed %s' % ', '.join(self.removed))
+        for tool, why in self.left:
+            parts.append('left %s running (%s)' % (tool.describe(), why))
+        return '; '.join(parts) or 'nothing to do'
 
 
 def recover(context):
     """Undo what a killed process left half done on this volume.
 
     ``context``: the :class:`~incsnap_driver.ops.volume.VolumeContext`,
-    whose chain loses its journal once the volume is restored.
+    whose chain loses its journal once the volume is restored. Returns
+    :class:`Recovered`.
     """
     backend, files, chain = context.backend, context.files, context.chain
-    daemon.reap_orphans(files.path, execute=backend.execute)
+    reaped = orphans.reap(files.path, backend.owner(),
+                          execute=backend.execute)
+    done = Recovered(stopped=reaped.stopped, left=reaped.left)
     journal = chain.journal
     if journal and journal.get('op') == 'revert':
         undo = files.in_folder(journal['undo'])
@@ -51,14 +99,24 @@ def recover(context):
             offline.restore_undo(files.path, undo,
                                  backend.settings.copy_timeout,
                                  execute=backend.execute,
-                                 owner_uid=backend.owner_uid)
+                                 owner_uid=backend.owner_uid,
+                                 owner=backend.owner())
+            done.restored = True
         chain.journal = None
         context.save()
-    remove_leftovers(context)
+        done.journal = journal
+    done.removed = remove_leftovers(context)
+    return done
+
+
+def share_leftovers(volume_path):
+    """The volume's partial files beside it on the share (paths)."""
+    return [layout.revert_file(volume_path),
+            layout.new_volume_part(volume_path)]
 
 
 def remove_leftovers(context):
-    """Remove files of operations that never completed.
+    """Remove files of operations that never completed; their names.
 
     Only files that are never complete data are removed: partial copies,
     undo files no journal refers to, temporary documents. A complete
@@ -67,15 +125,17 @@ def remove_leftovers(context):
     """
     backend, files = context.backend, context.files
     journal = context.chain.journal or {}
+    removed = []
     for name in files.folder_names():
-        if name == journal.get('undo'):
-            continue
-        if (name.endswith(layout.PART_SUFFIX) or
-                name.endswith(layout.UNDO_SUFFIX) or
-                name.startswith(layout.CHAIN_TMP_PREFIX)):
+        if layout.is_leftover(name, keep=journal.get('undo')):
             LOG.warning('Volume %(vol)s: removing leftover %(file)s.',
                         {'vol': files.volume_id, 'file': name})
             backend.remove(files.in_folder(name))
-    revert_part = layout.revert_file(files.path)
-    if os.path.exists(revert_part):
-        backend.remove(revert_part)
+            removed.append(name)
+    for path in share_leftovers(files.path):
+        if os.path.exists(path):
+            LOG.warning('Volume %(vol)s: removing leftover %(file)s.',
+                        {'vol': files.volume_id, 'file': path})
+            backend.remove(path)
+            removed.append(os.path.basename(path))
+    return removed

@@ -90,8 +90,8 @@ def _copy_back_changed(context, record, snap_path, plan):
         offline.revert_changed(
             files.path, snap_path, plan.bitmap, undo,
             backend.settings.copy_timeout, before_apply=journal,
-            speed=backend.copy_speed,
-            execute=backend.execute, owner_uid=backend.owner_uid)
+            speed=backend.copy_speed, execute=backend.execute,
+            owner_uid=backend.owner_uid, owner=backend.owner())
     except Exception:
         if chain.journal and not os.path.exists(undo):
             chain.journal = None

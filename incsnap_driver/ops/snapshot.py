@@ -204,7 +204,8 @@ def _offline(job):
         new_bitmap=plan.new_bitmap, drop_bitmaps=plan.drop_bitmaps,
         progress=job.progress, speed=backend.copy_speed,
         volume_has_backing=bool(info.get('backing-filename')),
-        execute=backend.execute, owner_uid=backend.owner_uid)
+        execute=backend.execute, owner_uid=backend.owner_uid,
+        owner=backend.owner())
     os.rename(job.part, job.final)
 
 

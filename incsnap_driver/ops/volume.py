@@ -77,7 +77,9 @@ class VolumeContext:
     ``backend`` (:class:`~incsnap_driver.ops.backend.Backend`), ``files``
     (:class:`VolumeFiles`), ``store`` (its
     :class:`~incsnap_driver.store.ChainStore`) and ``chain``, which the
-    operation changes and then :meth:`save` s.
+    operation changes and then :meth:`save` s. ``recovered``: what
+    finishing interrupted work did when it was opened
+    (:class:`~incsnap_driver.ops.recovery.Recovered`).
     """
 
     def __init__(self, backend, files, chain_store, chain):
@@ -85,6 +87,7 @@ class VolumeContext:
         self.files = files
         self.store = chain_store
         self.chain = chain
+        self.recovered = None
 
     @classmethod
     def open(cls, backend, volume_id, volume_path, deleting=None):
@@ -108,7 +111,7 @@ class VolumeContext:
         if not chain_store.exists():
             _refuse_lost_document(files, chain_store, deleting)
         context = cls(backend, files, chain_store, chain)
-        recovery.recover(context)
+        context.recovered = recovery.recover(context)
         return context
 
     @property

@@ -14,7 +14,8 @@
 The daemon opens images as block nodes (``--blockdev``) and runs the same
 block jobs a VM's QEMU runs (backup, bitmap changes), driven over QMP. This
 module starts one, runs jobs on it and stops it; what the jobs do is decided
-by :mod:`incsnap_driver.qemu.offline`.
+by :mod:`incsnap_driver.qemu.offline`, and one left running by a killed
+service is stopped by :mod:`incsnap_driver.qemu.orphans`.
 
 Facts (QEMU 7.2):
 
@@ -51,42 +52,7 @@ POLL_INTERVAL = 0.2
 WORKDIR_PREFIX = 'incsnap-qsd-'
 
 
-def reap_orphans(image_path, execute=processutils.execute, timeout=30):
-    """Stop storage daemons of ours left running on ``image_path``.
-
-    A cinder-volume killed while a daemon worked leaves that daemon
-    running (it is daemonized): it holds the image's write lock, and every
-    later operation on the image would fail. The caller holds the volume's
-    lock, so no live operation owns such a daemon. Each is asked to quit
-    over its own monitor socket (QEMU then cancels its job and writes the
-    bitmaps back, consistent), and killed if it does not answer. Returns
-    the PIDs stopped.
-    """
-    stopped = []
-    for pid in processes.pids_with_argument(image_path):
-        args = processes.cmdline(pid)
-        if not args or 'qemu-storage-daemon' not in os.path.basename(args[0]):
-            continue
-        workdir = _workdir_of(args)
-        if workdir is None:
-            continue  # not started by this driver
-        LOG.warning('Stopping qemu-storage-daemon %(pid)s left running on '
-                    '%(image)s by an interrupted operation.',
-                    {'pid': pid, 'image': image_path})
-        orphan = StorageDaemon([], execute=execute)
-        orphan.workdir = workdir
-        orphan.pid = pid
-        orphan.client = qmp.QMPClient(orphan.socket_path, timeout=5)
-        try:
-            orphan.client.connect()
-        except (qmp.QMPConnectionError, OSError, ValueError):
-            orphan.client = None
-        orphan.stop(clean=orphan.client is not None, timeout=timeout)
-        stopped.append(pid)
-    return stopped
-
-
-def _workdir_of(args):
+def workdir_of(args):
     """The private work folder named by a daemon's --pidfile, if ours."""
     for flag, value in zip(args, args[1:]):
         if flag == '--pidfile':
@@ -94,6 +60,16 @@ def _workdir_of(args):
             if os.path.basename(workdir).startswith(WORKDIR_PREFIX):
                 return workdir
     return None
+
+
+def wait_exit(pid, timeout):
+    """Wait until process ``pid`` no longer runs; False if it still does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not processes.running(pid):
+            return True
+        time.sleep(0.05)
+    return not processes.running(pid)
 
 
 class DaemonError(Exception):
@@ -111,17 +87,28 @@ class StorageDaemon:
     :param execute: command runner (root helper already bound, if any).
     :param owner_uid: when the daemon runs as another user than this
         process (root helper), the socket is handed to this uid.
+    :param owner: the :class:`~incsnap_driver.qemu.owner.Owner` marked
+        on its command line (who may stop it once orphaned).
     """
 
     def __init__(self, blockdevs, execute=processutils.execute,
-                 owner_uid=None, workdir_base=None):
+                 owner_uid=None, workdir_base=None, owner=None):
         self.blockdevs = blockdevs
         self.execute = execute
         self.owner_uid = owner_uid
         self.workdir_base = workdir_base
+        self.owner = owner
         self.workdir = None
         self.pid = None
         self.client = None
+
+    @classmethod
+    def attach(cls, pid, workdir, execute=processutils.execute):
+        """A daemon started by another process, to be stopped."""
+        found = cls([], execute=execute)
+        found.pid = pid
+        found.workdir = workdir
+        return found
 
     @property
     def socket_path(self):
@@ -140,6 +127,8 @@ class StorageDaemon:
                'socket,id=incsnap-qmp,path=%s,server=on,wait=off'
                % self.socket_path,
                '--monitor', 'chardev=incsnap-qmp']
+        if self.owner is not None:
+            cmd += self.owner.args()
         for blockdev in self.blockdevs:
             cmd += ['--blockdev', json.dumps(blockdev, sort_keys=True)]
         try:
@@ -295,12 +284,7 @@ class StorageDaemon:
         return processes.running(self.pid)
 
     def _wait_exit(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._alive():
-                return True
-            time.sleep(0.05)
-        return not self._alive()
+        return wait_exit(self.pid, timeout)
 
     def _remove_workdir(self):
         if self.workdir and os.path.isdir(self.workdir):

@@ -84,14 +84,19 @@ def create(path, size_bytes, execute=processutils.execute, fmt='qcow2',
 
 
 def convert(src, dest, execute=processutils.execute, out_fmt='qcow2',
-            src_fmt=None, sparse=True, extra_options=None, rate_limit=0):
+            src_fmt=None, sparse=True, extra_options=None, rate_limit=0,
+            owner=None):
     """``qemu-img convert``: reads through the whole backing chain.
 
     The result is an independent image (no backing file). qcow2 targets are
     v3 so that they can hold bitmaps. ``rate_limit``: bytes per second
-    (0: unlimited).
+    (0: unlimited). ``owner``: the
+    :class:`~incsnap_driver.qemu.owner.Owner` marked on the command line.
     """
-    cmd = ['qemu-img', 'convert', '-U']
+    cmd = ['qemu-img', 'convert']
+    if owner is not None:
+        cmd += owner.args()
+    cmd.append('-U')
     if src_fmt:
         cmd += ['-f', src_fmt]
     cmd += ['-O', out_fmt]

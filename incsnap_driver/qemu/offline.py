@@ -117,7 +117,7 @@ def snapshot(volume_path, target_path, size, timeout,
              volume_fmt='qcow2', backing_file=None, source_bitmap=None,
              new_bitmap=None, drop_bitmaps=(), progress=None, speed=0,
              volume_has_backing=False, execute=processutils.execute,
-             owner_uid=None):
+             owner_uid=None, owner=None):
     """Copy the volume into a new qcow2 file ``target_path``.
 
     Full when ``source_bitmap`` is None; otherwise incremental: only the
@@ -132,7 +132,9 @@ def snapshot(volume_path, target_path, size, timeout,
 
     On failure the target is removed, the new bitmap too, and the source
     bitmap keeps every bit it had. ``speed`` limits the copy to that many
-    bytes per second (0: unlimited).
+    bytes per second (0: unlimited). ``owner``: the
+    :class:`~incsnap_driver.qemu.owner.Owner` marked on the daemon (here
+    and in the other copy jobs).
     """
     if os.path.exists(target_path):
         raise daemon_mod.DaemonError('snapshot target %s exists already'
@@ -165,7 +167,8 @@ def snapshot(volume_path, target_path, size, timeout,
     actions.append({'type': 'blockdev-backup', 'data': backup})
     try:
         with daemon_mod.StorageDaemon(blockdevs, execute=execute,
-                                      owner_uid=owner_uid) as qsd:
+                                      owner_uid=owner_uid,
+                                      owner=owner) as qsd:
             if source_bitmap:
                 needed = _dirty_bytes(qsd, source_bitmap)
             else:
@@ -192,7 +195,8 @@ def snapshot(volume_path, target_path, size, timeout,
 
 def revert_changed(volume_path, snapshot_path, bitmap, undo_path, timeout,
                    before_apply=None, progress=None, speed=0,
-                   execute=processutils.execute, owner_uid=None):
+                   execute=processutils.execute, owner_uid=None,
+                   owner=None):
     """Make the volume read like the snapshot, copying only what changed.
 
     ``bitmap`` is the volume's bitmap of the snapshot: it lists every
@@ -217,7 +221,8 @@ def revert_changed(volume_path, snapshot_path, bitmap, undo_path, timeout,
     keep_undo = False
     try:
         with daemon_mod.StorageDaemon(blockdevs, execute=execute,
-                                      owner_uid=owner_uid) as qsd:
+                                      owner_uid=owner_uid,
+                                      owner=owner) as qsd:
             qsd.qmp('blockdev-backup', **{
                 'device': VOLUME_NODE, 'target': UNDO_NODE,
                 'sync': 'bitmap', 'bitmap': bitmap, 'bitmap-mode': 'never',
@@ -267,7 +272,7 @@ def _copy_back(qsd, undo_path, timeout):
 
 
 def restore_undo(volume_path, undo_path, timeout,
-                 execute=processutils.execute, owner_uid=None):
+                 execute=processutils.execute, owner_uid=None, owner=None):
     """Copy an undo file back onto the volume, then remove it.
 
     Used by recovery when a revert was interrupted (process killed) after
@@ -275,6 +280,6 @@ def restore_undo(volume_path, undo_path, timeout,
     """
     blockdevs = [_node(VOLUME_NODE, volume_path)]
     with daemon_mod.StorageDaemon(blockdevs, execute=execute,
-                                  owner_uid=owner_uid) as qsd:
+                                  owner_uid=owner_uid, owner=owner) as qsd:
         _copy_back(qsd, undo_path, timeout)
     _remove_file(undo_path)

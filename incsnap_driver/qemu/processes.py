@@ -24,6 +24,9 @@ Facts (Linux):
   ``/proc/<pid>/stat`` while its other threads may still run, closing
   images and holding their locks: only every task in
   ``/proc/<pid>/task`` tells whether any of it still runs.
+* Field 22 of ``/proc/<pid>/stat`` is the process's start time in clock
+  ticks after boot: a PID and its start time name one process, even once
+  the PID is reused.
 """
 
 import os
@@ -55,9 +58,29 @@ def cmdline(pid):
     return [a.decode(errors='replace') for a in raw.split(b'\0') if a]
 
 
+def _fields(stat):
+    """The fields of a ``stat`` file after the name: state is the first.
+
+    The name, in parentheses, may itself hold spaces and parentheses.
+    """
+    return stat.rsplit(b')', 1)[1].split()
+
+
 def state(stat):
     """The state letter in a ``stat`` file's text (after the name)."""
-    return stat.rsplit(b')', 1)[1].split()[0].decode()
+    return _fields(stat)[0].decode()
+
+
+def start_time(pid):
+    """When process ``pid`` started (clock ticks after boot); None if gone.
+
+    A zombie keeps its start time; :func:`running` tells whether it runs.
+    """
+    stat = read(pid, 'stat')
+    if stat is None:
+        return None
+    # Field 22 overall; the fields after the name start at field 3.
+    return int(_fields(stat)[22 - 3])
 
 
 def running(pid):

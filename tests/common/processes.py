@@ -25,6 +25,7 @@ from incsnap_driver.qemu import processes
 pids_with_argument = processes.pids_with_argument
 cmdline = processes.cmdline
 running = processes.running
+start_time = processes.start_time
 
 
 def runs_program(args, program):

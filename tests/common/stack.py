@@ -164,6 +164,37 @@ class Stack:
         """``tools/aio restart SERVICE``: back in service when it returns."""
         commands.run(AIO, 'restart', service, env=self.aio_env())
 
+    def log_lines(self, service, text):
+        """Lines holding ``text`` logged by ``service`` since its last start.
+
+        ``tools/aio`` appends each start's output to ``log/SERVICE.log``
+        after a line ``===== <date> start SERVICE =====``.
+        """
+        marker = ' start %s =====' % service
+        found = []
+        try:
+            with open(os.path.join(self.aio_dir, 'log',
+                                   '%s.log' % service)) as f:
+                for line in f:
+                    if line.startswith('=====') and marker in line:
+                        found = []
+                    elif text in line:
+                        found.append(line.rstrip('\n'))
+        except FileNotFoundError:
+            pass
+        return found
+
+    def wait_log(self, service, text, timeout=TIMEOUT):
+        """:meth:`log_lines` once there is one; AssertionError if none."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.log_lines(service, text)
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError('%s logged no %r since its start within %s s'
+                             % (service, text, timeout))
+
     # -- the export behind the share ---------------------------------------
 
     def volume_path(self, volume_id):

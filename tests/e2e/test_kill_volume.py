@@ -11,6 +11,10 @@
 #    under the License.
 """cinder-volume killed (SIGKILL) in the middle of a snapshot, restarted.
 
+Right after the restart, before any request on the volume, the orphaned
+storage daemon is gone (the driver's start-up recovery, read from the
+service's log).
+
 The one e2e test that touches a service: it kills cinder-volume by the
 stack's PID file while the snapshot's copy runs, and brings it back with
 ``tools/aio restart cinder-volume`` (the way ``tools/aio up`` starts it,
@@ -113,6 +117,16 @@ class TestCinderVolumeKilled(base.E2ETestCase):
 
         self.restart_volume_service()
         self.assertNotEqual(pid, volume_pid())
+        # At its start, before any request on the volume, the driver's
+        # start-up scan stopped the orphaned daemon and removed the
+        # partial copy.
+        base.STACK.wait_log('cinder-volume', 'incsnap start-up recovery: ')
+        base.STACK.wait_log('cinder-volume', ' volume(s) on ')
+        self.assertEqual([], processes.qemu_holders(vid))
+        self.assertEqual([], self.leftovers(vid))
+        self.assertIn('stopped qemu-storage-daemon', ' '.join(
+            base.STACK.log_lines('cinder-volume', 'incsnap start-up '
+                                 'recovery: volume %s' % vid)))
 
         # Cinder's start-up cleanup: a snapshot left creating is an error,
         # which the user can delete.

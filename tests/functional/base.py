@@ -171,7 +171,13 @@ class FunctionalTestCase(testtools.TestCase):
         values.update(overrides)
         return values
 
-    def make_driver(self, do_setup=True, **overrides):
+    def make_driver(self, do_setup=True, host=None, **overrides):
+        """A driver on the test's share; ``overrides``: backend options.
+
+        ``host``: Cinder's ``host@backend`` of its service (the marks on
+        the QEMU tools it starts); by default its configuration group's.
+        A restarted service keeps its host: ``host=self.driver.host``.
+        """
         from cinder.volume import configuration
         from cinder.volume import driver as base_driver
         from cinder.volume.drivers import nfs
@@ -194,7 +200,7 @@ class FunctionalTestCase(testtools.TestCase):
         conf = configuration.Configuration(base_driver.volume_opts,
                                            config_group=group)
         drv = driver_mod.IncrementalSnapshotNfsDriver(
-            configuration=conf, host='incsnap-test@%s' % group)
+            configuration=conf, host=host or 'incsnap-test@%s' % group)
         if do_setup:
             drv.do_setup(self.ctx)
             drv.check_for_setup_error()
@@ -218,6 +224,25 @@ class FunctionalTestCase(testtools.TestCase):
         volume.save()
         self.addCleanup(self._delete_volume_quietly, volume)
         return volume
+
+    def volume_record(self, like, **fields):
+        """A new volume's record, as the API creates it (``creating``).
+
+        On ``like``'s host, of its type; ``fields`` added (snapshot_id).
+        """
+        from cinder import objects
+        volume = objects.Volume(
+            context=self.ctx, size=1, status='creating', host=like.host,
+            availability_zone='nova', volume_type_id=like.volume_type_id,
+            project_id='p', user_id='u', **fields)
+        volume.create()
+        return volume
+
+    def let_qemu_reach_the_export(self):
+        """libvirt's QEMU runs as libvirt-qemu: it must reach the export."""
+        for path in (self.root, os.path.join(self.root, 'exports'),
+                     self.export):
+            os.chmod(path, 0o755)
 
     def _delete_volume_quietly(self, volume):
         try:

@@ -383,11 +383,19 @@ class ServiceKilledMidCopy(base.FunctionalTestCase):
 
     The daemon is daemonized: it outlives the service and keeps the
     volume's write lock. A separate Python process stands in for the
-    service here (killed with SIGKILL); the next operation on the volume
-    must stop the orphan and succeed.
+    service here (killed with SIGKILL), marking the daemon as the test
+    driver's service does; the next operation on the volume must stop
+    the orphan and succeed.
     """
 
     def test_orphan_daemon_is_stopped_by_the_next_operation(self):
+        self.check_orphan_stopped(mark=True)
+
+    def test_daemon_of_an_older_driver_is_stopped_too(self):
+        # Drivers before the owner marks started daemons without one.
+        self.check_orphan_stopped(mark=False)
+
+    def check_orphan_stopped(self, mark):
         import subprocess
         import sys
         volume = self.create_volume()
@@ -402,13 +410,16 @@ class ServiceKilledMidCopy(base.FunctionalTestCase):
             sys.executable, '-c',
             'import sys\n'
             'from incsnap_driver.qemu import offline\n'
+            'from incsnap_driver.qemu import owner\n'
             'offline.snapshot(sys.argv[1], sys.argv[2], 1 << 30, 600,\n'
             '                 backing_file=sys.argv[3],\n'
             '                 source_bitmap=sys.argv[4],\n'
             '                 new_bitmap="incsnap-orphan-test",\n'
-            '                 speed=4 << 20)\n',
+            '                 speed=4 << 20, owner=owner.current(\n'
+            '                     sys.argv[5]) if sys.argv[5] else None)\n',
             self.volume_path(volume), part,
-            'snapshot-%s.qcow2' % s1.id, 'incsnap-%s' % s1.id],
+            'snapshot-%s.qcow2' % s1.id, 'incsnap-%s' % s1.id,
+            self.driver.host if mark else ''],
             cwd=base.REPO)
         self.addCleanup(service.kill)
         deadline = time.monotonic() + 30
@@ -537,8 +548,10 @@ class ServiceKilledMidRevert(base.FunctionalTestCase):
         os.waitpid(pid, 0)
         self.assertTrue(os.path.exists(undo))
         find_daemon(self.volume_path(volume))  # left running, orphaned
-        # "Restart": a new driver; the next operation recovers first.
-        restarted = self.make_driver(volume_copy_bps_limit=0)
+        # "Restart": a new driver of the same service; the next operation
+        # recovers first.
+        restarted = self.make_driver(host=self.driver.host,
+                                     volume_copy_bps_limit=0)
         restarted.delete_snapshot(self.new_snapshot(volume))
         self.assertFalse(os.path.exists(undo))
         self.assertRaises(AssertionError, find_daemon,

@@ -417,3 +417,63 @@ class TestGarbage(ManageTestCase):
             self.assertEqual('precious', f.read())
         self.assertEqual(['chain.json'], os.listdir(outside_dir))
         self.assertChainIntact()
+
+
+class TestStuck(ManageTestCase):
+    """``stuck`` reads Cinder's database (the test's, migrated by Cinder)."""
+
+    def stuck_conf(self, connection=None):
+        from oslo_config import cfg
+        path = os.path.join(self.ref_dir, 'stuck-cinder.conf')
+        with open(path, 'w') as f:
+            f.write('[DEFAULT]\nhost = incsnap-test\nenabled_backends = %s\n'
+                    'state_path = %s\n\n[database]\nconnection = %s\n\n'
+                    '[%s]\nvolume_driver = %s\n'
+                    % (self.backend, self.root,
+                       connection or cfg.CONF.database.connection,
+                       self.backend, DRIVER))
+        return path
+
+    def test_stuck_resources_with_the_calls_that_settle_them(self):
+        self.volume.status = 'reverting'
+        self.volume.save()
+        self.s3.status = 'restoring'
+        self.s3.save()
+        conf = self.stuck_conf()
+        result = self.manage('stuck', '--min-age', '0', config=conf)
+        self.assertExit(1, result)
+        self.assertIn('hosts incsnap-test@%s\n' % self.backend, result.stdout,
+                      result.stderr)
+        self.assertProblem(result, 'stuck', 'volume %s: volume reverting '
+                           'for' % self.volume.id, 'openstack volume set '
+                           '--state available %s' % self.volume.id)
+        self.assertProblem(result, 'stuck', 'volume %s snapshot %s: '
+                           'snapshot restoring for' % (self.volume.id,
+                                                       self.s3.id),
+                           'openstack volume snapshot set --state available '
+                           '%s' % self.s3.id)
+        self.assertIn('2 resource(s) stuck, 0 recently changed',
+                      result.stdout)
+        # Just changed: it may still be in progress.
+        result = self.manage('stuck', '--json', config=conf)
+        self.assertExit(0, result)
+        found = json.loads(result.stdout)
+        self.assertTrue(found['ok'])
+        self.assertEqual(['stuck_recent', 'stuck_recent'],
+                         [p['code'] for p in found['problems']])
+        # Settled: nothing to list.
+        self.volume.status = 'available'
+        self.volume.save()
+        self.s3.status = 'available'
+        self.s3.save()
+        result = self.manage('stuck', '--min-age', '0', config=conf)
+        self.assertExit(0, result)
+        self.assertIn('0 resource(s) stuck', result.stdout)
+
+    def test_database_that_cannot_be_read(self):
+        conf = self.stuck_conf(
+            'sqlite:///%s' % os.path.join(self.ref_dir, 'no', 'such.db'))
+        result = self.manage('stuck', config=conf)
+        self.assertExit(2, result)
+        self.assertIn("cannot read Cinder's database ([database] connection "
+                      "in %s)" % conf, result.stderr)

@@ -46,10 +46,7 @@ class OnlineTestCase(base.FunctionalTestCase):
     def setUp(self):
         super().setUp()
         domains.ensure_libvirtd()
-        # QEMU runs as libvirt-qemu: it must reach the export.
-        for path in (self.root, os.path.join(self.root, 'exports'),
-                     self.export):
-            os.chmod(path, 0o755)
+        self.let_qemu_reach_the_export()
         self.domains = domains.Domains(self.addCleanup, 'incsnap-drv')
         self.conn = self.domains.conn
         self.models = {}

@@ -21,6 +21,7 @@ import testtools
 from incsnap_driver import layout
 
 SNAP = '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f10'
+VOL = '5d2c3a4b-1e0f-4a9b-8c7d-6e5f4a3b2c1d'
 
 
 class CheckUuidTest(testtools.TestCase):
@@ -189,3 +190,38 @@ class IsInsideTest(testtools.TestCase):
                                          os.path.join(self.share, 'f')))
         self.assertTrue(layout.is_inside(self.share,
                                          os.path.join(alias, 'f')))
+
+
+class LeftoverTest(testtools.TestCase):
+
+    def test_never_complete_data(self):
+        for name in (layout.part_file(SNAP), layout.undo_file(SNAP),
+                     '.chain.abc_1.tmp'):
+            self.assertTrue(layout.is_leftover(name), name)
+        for name in (layout.snapshot_file(SNAP), layout.CHAIN_DOCUMENT):
+            self.assertFalse(layout.is_leftover(name), name)
+
+    def test_the_undo_file_a_journal_needs_is_kept(self):
+        undo = layout.undo_file(SNAP)
+        self.assertFalse(layout.is_leftover(undo, keep=undo))
+
+
+class VolumesNamedTest(testtools.TestCase):
+
+    def test_every_file_of_a_volume_names_it(self):
+        share = '/mnt/abc'
+        volume = os.path.join(share, layout.volume_file(VOL))
+        for text in (volume, volume + '.part', volume + '.revert.part',
+                     os.path.join(layout.snapshot_dir(volume),
+                                  layout.snapshot_file(SNAP)),
+                     '{"driver": "qcow2", "file": {"filename": "%s"}}'
+                     % volume):
+            self.assertEqual({VOL}, layout.volume_ids_named(text, share))
+            self.assertEqual({VOL}, layout.volume_ids_named(text,
+                                                            share + '/'))
+
+    def test_other_shares_and_names_do_not(self):
+        volume = '/mnt/abc/' + layout.volume_file(VOL)
+        self.assertEqual(set(), layout.volume_ids_named(volume, '/mnt/ab'))
+        self.assertEqual(set(), layout.volume_ids_named(
+            '/mnt/abc/volume-not-a-uuid', '/mnt/abc'))

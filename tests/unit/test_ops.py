@@ -19,6 +19,7 @@ Cinder sees of a failure.
 
 import json
 import os
+import threading
 
 from cinder import exception
 import fixtures
@@ -27,11 +28,13 @@ import testtools
 
 from incsnap_driver import chain as chain_mod
 from incsnap_driver import driver
+from incsnap_driver import interrupted
 from incsnap_driver import layout
 from incsnap_driver.ops import backend as backend_mod
 from incsnap_driver.ops import copies
 from incsnap_driver.ops import errors
 from incsnap_driver.ops import snapshot
+from incsnap_driver.ops import startup
 from incsnap_driver.ops import volume
 from incsnap_driver import options
 from incsnap_driver import store
@@ -109,11 +112,17 @@ class VolumeContextTest(_Share):
         tmp = self.touch('.chain.abc.tmp')
         stray = self.touch(layout.snapshot_file(SB))
         revert_part = layout.revert_file(self.path)
-        open(revert_part, 'w').close()
-        self.open()
-        for gone in (part, undo, tmp, revert_part):
+        new_part = layout.new_volume_part(self.path)
+        for path in (revert_part, new_part):
+            open(path, 'w').close()
+        recovered = self.open().recovered
+        for gone in (part, undo, tmp, revert_part, new_part):
             self.assertFalse(os.path.exists(gone), gone)
         self.assertTrue(os.path.exists(stray))
+        self.assertEqual(sorted(os.path.basename(p) for p in (
+            part, undo, tmp, revert_part, new_part)),
+            sorted(recovered.removed))
+        self.assertIn('removed ', recovered.describe())
 
     def test_journal_without_undo_file_is_cleared(self):
         self.save(chain_mod.Chain(
@@ -201,7 +210,8 @@ class BackendTest(testtools.TestCase):
     def test_values_of_a_driver_set_up_through_the_root_helper(self):
         backend = backend_mod.make(
             options.Settings(), processutils.execute, as_root=True,
-            secure_permissions=False, copy_speed='8388608', sparse=None)
+            secure_permissions=False, copy_speed='8388608', sparse=None,
+            service='node1@incsnap')
         self.assertEqual({'run_as_root': True}, backend.execute.keywords)
         self.assertEqual(0o666, backend.file_mode)
         self.assertEqual(8388608, backend.copy_speed)
@@ -212,12 +222,23 @@ class BackendTest(testtools.TestCase):
     def test_no_owner_change_without_the_root_helper(self):
         backend = backend_mod.make(options.Settings(), processutils.execute,
                                    as_root=False, secure_permissions=True,
-                                   copy_speed=None, sparse=True)
+                                   copy_speed=None, sparse=True,
+                                   service='node1@incsnap')
         self.assertIsNone(backend.owner_uid)
         self.assertEqual(0o660, backend.file_mode)
         self.assertEqual(0, backend.copy_speed)
         out, _err = backend.execute('echo', 'ran')
         self.assertEqual('ran\n', out)
+
+    def test_tools_are_marked_with_this_process(self):
+        backend = backend_mod.make(options.Settings(), processutils.execute,
+                                   as_root=False, secure_permissions=True,
+                                   copy_speed=None, sparse=True,
+                                   service='node1@incsnap')
+        owner = backend.owner()
+        self.assertEqual(('node1@incsnap', os.getpid()),
+                         (owner.service, owner.pid))
+        self.assertIsNotNone(owner.start)
 
     def test_policy_per_zone(self):
         backend = backend_mod.Backend(
@@ -273,6 +294,97 @@ class CinderErrorsTest(testtools.TestCase):
             raise processutils.ProcessExecutionError('qemu-img died')
 
         self.assertRaises(processutils.ProcessExecutionError, operation)
+
+
+class StartupScanTest(testtools.TestCase):
+    """The start-up scan on a share folder: what it finds, what it does.
+
+    No QEMU tool runs here (tests/functional kills real ones); a
+    threading lock stands in for Cinder's coordination lock (the
+    functional tests take the real one).
+    """
+
+    VA, VB, VC, VD = (VOL, '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f1b',
+                      '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f1c',
+                      '0b0f4b8e-6a54-4b57-9a43-0a7c2d1e5f1d')
+
+    def setUp(self):
+        super().setUp()
+        self.share = self.useFixture(fixtures.TempDir()).path
+        # A: clean, one snapshot; B: a partial snapshot copy; C: only a
+        # new volume's partial copy; D: a revert's journal, no undo file.
+        for vol in (self.VA, self.VB, self.VD):
+            open(self.path(vol), 'w').close()
+        self.save(self.VA, chain_mod.Chain(volume_id=self.VA, snapshots=[
+            chain_mod.SnapshotRecord(id=SA, file=layout.snapshot_file(SA),
+                                     kind=chain_mod.FULL, depth=1)]))
+        self.touch(self.VA, layout.snapshot_file(SA))
+        self.save(self.VB, chain_mod.Chain(volume_id=self.VB))
+        self.touch(self.VB, layout.part_file(SB))
+        open(layout.new_volume_part(self.path(self.VC)), 'w').close()
+        self.save(self.VD, chain_mod.Chain(
+            volume_id=self.VD, journal={'op': 'revert', 'snapshot': SA,
+                                        'undo': layout.undo_file(SA)}))
+        self.locked = set()
+        self.applied = []
+
+    def path(self, vol):
+        return os.path.join(self.share, layout.volume_file(vol))
+
+    def save(self, vol, chain):
+        store.ChainStore(layout.snapshot_dir(self.path(vol))).save(chain)
+
+    def touch(self, vol, name):
+        open(os.path.join(layout.snapshot_dir(self.path(vol)), name),
+             'w').close()
+
+    def try_lock(self, volume_id):
+        if volume_id in self.locked:
+            return None
+        return threading.Lock()
+
+    def apply(self, settlement):
+        self.applied.append((settlement.stuck.id, settlement.status))
+        return True
+
+    def test_find_reads_each_volume(self):
+        found = {f.volume_id: f for f in startup.find([self.share])}
+        self.assertEqual({self.VA, self.VB, self.VC, self.VD}, set(found))
+        self.assertEqual([], interrupted.reasons(found[self.VA]))
+        self.assertEqual((layout.part_file(SB),), found[self.VB].leftovers)
+        self.assertFalse(found[self.VC].volume_file)
+        self.assertEqual((layout.new_volume_part(layout.volume_file(
+            self.VC)),), found[self.VC].partials)
+        self.assertTrue(found[self.VD].journal)
+
+    def test_run_recovers_what_needs_it_and_settles(self):
+        deleting = interrupted.Stuck(
+            kind=interrupted.SNAPSHOT, id=SA, volume_id=self.VA,
+            status='deleting', volume_path=self.path(self.VA))
+        summary = startup.run(_backend(), [self.share], [deleting],
+                              self.try_lock, self.apply)
+        self.assertEqual([store.DOCUMENT], os.listdir(
+            layout.snapshot_dir(self.path(self.VB))))
+        self.assertFalse(os.path.exists(layout.new_volume_part(
+            self.path(self.VC))))
+        with open(os.path.join(layout.snapshot_dir(self.path(self.VD)),
+                               store.DOCUMENT)) as f:
+            self.assertIsNone(json.load(f)['journal'])
+        # A's snapshot is intact on the share: its delete never got there.
+        self.assertEqual([(SA, 'available')], self.applied)
+        self.assertEqual((4, 3, 0, 0, 1, 0),
+                         (summary.volumes, summary.recovered, summary.busy,
+                          summary.failed, summary.settled,
+                          summary.left_to_admin))
+        self.assertIn('4 volume(s) on 1 share(s)', summary.line())
+
+    def test_a_locked_volume_is_left_to_its_lock_holder(self):
+        self.locked.add(self.VB)
+        summary = startup.run(_backend(), [self.share], [], self.try_lock,
+                              self.apply)
+        self.assertIn(layout.part_file(SB), os.listdir(
+            layout.snapshot_dir(self.path(self.VB))))
+        self.assertEqual((2, 1), (summary.recovered, summary.busy))
 
 
 class LockedHintTest(testtools.TestCase):

@@ -14,7 +14,9 @@
 Each has ``NAME``, ``HELP``, ``add_arguments(parser)`` (its argparse
 sub-parser) and ``run(conf, shares, out)``: the parsed configuration (its
 own arguments in ``conf.command``), the :class:`~..shares.Share` list to
-read, the output stream; it returns the exit code.
+read (none for a command with ``NEEDS_SHARES = False``), the output
+stream; it returns the exit code (a :class:`~..exits.UsageError` it
+raises exits 2).
 :mod:`incsnap_driver.manage.cli` lists them.
 """
 

@@ -1,0 +1,141 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Cinder glue of the start-up recovery.
+
+Cinder's volume manager, starting (``init_host``), sets the driver up,
+hands it this host's volumes and snapshots (``update_provider_info``,
+before the service takes any request) and marks it initialized
+(``set_initialized``); only then does it run its own clean-up of the
+workers table and start serving. :class:`StartupRecovery` notes the
+resources in a status only a dead service can have left
+(:data:`incsnap_driver.interrupted.SETTLED_BY_DRIVER`) from those
+objects, and at ``set_initialized`` starts the scan
+(:func:`incsnap_driver.ops.startup.run`) in a green thread, so the
+service's report is never delayed by it. Statuses are set back with
+Cinder's compare-and-swap update: only if the row is unchanged since
+start-up.
+"""
+
+from cinder import context as cinder_context
+from cinder import coordination
+from cinder import exception
+from cinder.volume import volume_utils
+import eventlet
+from oslo_log import log as logging
+
+from incsnap_driver import interrupted
+from incsnap_driver.ops import startup
+
+LOG = logging.getLogger(__name__)
+
+
+class _Held:
+    """A coordination lock acquired already, released on exit."""
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+class StartupRecovery:
+    """The start-up scan of one driver: what it noted, its green thread."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        # (kind, id): Stuck. Cinder calls update_provider_info again when
+        # it retries a failed init_host: the last one counts.
+        self._stuck = {}
+        self.thread = None
+        self.summary = None
+
+    @property
+    def stuck(self):
+        return list(self._stuck.values())
+
+    def _ours(self, host):
+        """Whether a resource's ``host@backend#pool`` is this service's."""
+        return bool(host) and volume_utils.hosts_are_equivalent(
+            volume_utils.extract_host(host, 'backend'), self.driver.host)
+
+    def _note(self, kind, resource, volume):
+        statuses = interrupted.SETTLED_BY_DRIVER[kind]
+        if (resource.status not in statuses or
+                not volume.provider_location or
+                not self._ours(volume.host)):
+            return
+        self._stuck[(kind, resource.id)] = interrupted.Stuck(
+            kind=kind, id=resource.id, volume_id=volume.id,
+            status=resource.status,
+            volume_path=self.driver.local_path(volume),
+            volume_status=volume.status, token=resource)
+
+    def note(self, volumes, snapshots):
+        """Cinder's objects of this host at start-up (one batch of them)."""
+        for volume in volumes:
+            self._note(interrupted.VOLUME, volume, volume)
+        for snapshot in snapshots:
+            if snapshot.status in interrupted.SETTLED_BY_DRIVER[
+                    interrupted.SNAPSHOT]:
+                self._note(interrupted.SNAPSHOT, snapshot, snapshot.volume)
+
+    def start(self):
+        """Start the scan in a green thread (once)."""
+        if self.thread is None:
+            self.thread = eventlet.spawn(self.run)
+        return self.thread
+
+    def run(self):
+        drv = self.driver
+        try:
+            drv._ensure_shares_mounted()
+            shares = [drv._get_mount_point_for_share(share)
+                      for share in drv._mounted_shares]
+            self.summary = startup.run(
+                drv.backend, shares, self.stuck, self._try_lock,
+                self._apply, clustered=bool(drv.cluster_name))
+        except Exception:
+            LOG.exception('incsnap start-up recovery failed; interrupted '
+                          'work is recovered by the next operation on each '
+                          'volume.')
+        return self.summary
+
+    def _try_lock(self, volume_id):
+        # The lock every operation of the driver takes on the volume
+        # (coordination.synchronized('{self.driver_prefix}-{volume.id}')).
+        lock = coordination.COORDINATOR.get_lock(
+            '%s-%s' % (self.driver.driver_prefix, volume_id))
+        if not lock.acquire(blocking=False):
+            return None
+        return _Held(lock)
+
+    @staticmethod
+    def _apply(settlement):
+        """Set the status unless the row changed since start-up."""
+        resource = settlement.stuck.token
+        resource._context = cinder_context.get_admin_context()
+        try:
+            return bool(resource.conditional_update(
+                {'status': settlement.status},
+                {'status': settlement.stuck.status,
+                 'updated_at': resource.updated_at}))
+        except exception.CinderException as exc:
+            LOG.warning('Could not set %(kind)s %(id)s to %(status)s: '
+                        '%(err)s', {'kind': settlement.stuck.kind,
+                                    'id': settlement.stuck.id,
+                                    'status': settlement.status,
+                                    'err': exc})
+            return False
