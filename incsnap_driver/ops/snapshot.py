@@ -147,8 +147,9 @@ def create(context, snapshot_id, availability_zone, attachments,
         LOG.error('Snapshot %(snap)s of volume %(vol)s failed: %(err)s',
                   {'snap': snapshot_id, 'vol': files.volume_id, 'err': exc})
         raise errors.BackendFailed(
-            _('Snapshot %(snap)s of volume %(vol)s failed: %(err)s')
-            % {'snap': snapshot_id, 'vol': files.volume_id, 'err': exc})
+            _('Snapshot %(snap)s of volume %(vol)s failed: %(err)s%(hint)s')
+            % {'snap': snapshot_id, 'vol': files.volume_id, 'err': exc,
+               'hint': _locked_hint(exc, attachments)})
     backend.set_permissions(job.final)
     plan = job.plan
     record = chain_mod.SnapshotRecord(
@@ -161,6 +162,18 @@ def create(context, snapshot_id, availability_zone, attachments,
     chain.head = snapshot_id if plan.new_bitmap else None
     context.save()
     return record
+
+
+def _locked_hint(exc, attachments):
+    """Why the offline copy may have found the volume locked."""
+    if 'Failed to get "write" lock' not in str(exc):
+        return ''
+    if attachments:
+        return _(' (a QEMU holds the volume open although no domain runs '
+                 'it on %s: a VM moved to another host before its '
+                 'attachment did?)') % ', '.join(
+                     sorted({a.host for a in attachments}))
+    return _(' (another process holds the volume open)')
 
 
 def _plan(job, facts):

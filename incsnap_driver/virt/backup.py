@@ -157,7 +157,9 @@ def _freeze(dom, quiesce):
     if quiesce == 'off':
         return False
     try:
-        dom.fsFreeze(None, 0)
+        frozen = dom.fsFreeze(None, 0)
+        LOG.info('Froze %(n)s file system(s) of domain %(dom)s through the '
+                 'QEMU guest agent', {'n': frozen, 'dom': dom.UUIDString()})
         return True
     except libvirt.libvirtError as exc:
         if quiesce == 'require':
@@ -173,7 +175,9 @@ def _freeze(dom, quiesce):
 
 def _thaw(dom):
     try:
-        dom.fsThaw(None, 0)
+        thawed = dom.fsThaw(None, 0)
+        LOG.info('Thawed %(n)s file system(s) of domain %(dom)s',
+                 {'n': thawed, 'dom': dom.UUIDString()})
     except libvirt.libvirtError as exc:
         LOG.error('Cannot thaw the file systems of domain %s: %s',
                   dom.UUIDString(), exc)

@@ -195,8 +195,9 @@ def open_connection(template, host=None, use_tpool=True):
             conn = libvirt.open(uri)
     except libvirt.libvirtError as exc:
         raise errors.ConnectionFailed(
-            'Cannot connect to libvirt at %s: %s'
-            % (safe, scrub(str(exc), uri)))
+            'Cannot connect to libvirt%s at %s: %s'
+            % (' of compute host %s' % host if host else '', safe,
+               scrub(str(exc), uri)))
     if use_tpool:
         conn = tpool.Proxy(conn, autowrap=(libvirt.virConnect,
                                            libvirt.virDomain,

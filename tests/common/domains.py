@@ -93,6 +93,15 @@ class Disk:
 
 
 @dataclasses.dataclass(frozen=True)
+class Boot:
+    """Direct kernel boot: QEMU loads the kernel and initrd itself."""
+
+    kernel: str
+    initrd: str
+    cmdline: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
 class Spec:
     """What a domain is made of: plain data, turned into XML by xml()."""
 
@@ -101,6 +110,12 @@ class Spec:
     disks: typing.Tuple[Disk, ...] = ()
     memory_mib: int = 128
     vcpus: int = 1
+    boot: typing.Optional[Boot] = None
+    # A virtio-serial channel org.qemu.guest_agent.0 (libvirt's socket).
+    agent: bool = False
+    # The first serial port (the guest's ttyS0) written to this file.
+    console_log: typing.Optional[str] = None
+    graphics: bool = True
 
     def xml(self, virt_type):
         dom = ET.Element('domain', type=virt_type)
@@ -116,14 +131,27 @@ class Spec:
     def _os(self):
         os_el = ET.Element('os')
         ET.SubElement(os_el, 'type', arch='x86_64').text = 'hvm'
+        if self.boot:
+            ET.SubElement(os_el, 'kernel').text = self.boot.kernel
+            ET.SubElement(os_el, 'initrd').text = self.boot.initrd
+            ET.SubElement(os_el, 'cmdline').text = self.boot.cmdline
         return os_el
 
     def _devices(self):
         devices = ET.Element('devices')
         for index, disk in enumerate(self.disks):
             devices.append(self._disk(index, disk))
-        ET.SubElement(devices, 'graphics', type='vnc', listen='127.0.0.1',
-                      autoport='yes')
+        if self.console_log:
+            serial = ET.SubElement(devices, 'serial', type='file')
+            ET.SubElement(serial, 'source', path=self.console_log)
+        if self.agent:
+            channel = ET.SubElement(devices, 'channel', type='unix')
+            ET.SubElement(channel, 'source', mode='bind')
+            ET.SubElement(channel, 'target', type='virtio',
+                          name='org.qemu.guest_agent.0')
+        if self.graphics:
+            ET.SubElement(devices, 'graphics', type='vnc',
+                          listen='127.0.0.1', autoport='yes')
         return devices
 
     @staticmethod
@@ -164,9 +192,12 @@ class Domain:
         """The libvirt domain (raises libvirtError when there is none)."""
         return self.conn.lookupByUUIDString(self.uuid)
 
-    def start(self):
-        """Create and start it (transient); returns the type that ran."""
-        types = virt_types()
+    def start(self, types=None):
+        """Create and start it (transient); returns the type that ran.
+
+        ``types``: domain types to try in order (default :func:`virt_types`).
+        """
+        types = list(types or virt_types())
         for virt_type in types:
             try:
                 self.conn.createXML(self.spec.xml(virt_type), 0)
@@ -291,16 +322,26 @@ class Domains:
             domain.conn = self.conn
         return self.conn
 
-    def spec(self, disks, uuid=None, name=None):
+    def spec(self, disks, uuid=None, name=None, **extra):
+        """A :class:`Spec`; ``extra``: its other fields (boot, agent...)."""
         uuid = uuid or str(uuidlib.uuid4())
         name = name or '%s-%s-%s' % (self.prefix, self.token, uuid[:8])
-        return Spec(name=name, uuid=uuid, disks=_disks(disks))
+        return Spec(name=name, uuid=uuid, disks=_disks(disks), **extra)
 
-    def start(self, disks, uuid=None, name=None):
+    def start(self, disks, uuid=None, name=None, types=None, **extra):
         """A running transient domain on ``disks`` (vda, vdb, ...)."""
-        domain = Domain(self.conn, self.spec(disks, uuid, name))
+        domain = Domain(self.conn, self.spec(disks, uuid, name, **extra))
         self._remember(domain)
-        domain.start()
+        domain.start(types)
+        return domain
+
+    def adopt(self, uuid, spec):
+        """A domain that came here from elsewhere (migrated in).
+
+        It is destroyed at clean-up like the ones started here.
+        """
+        domain = Domain(self.conn, spec)
+        self._remember(domain)
         return domain
 
     def define(self, disks, uuid=None, name=None, virt_type='qemu'):

@@ -31,6 +31,7 @@ import uuid
 
 import eventlet
 
+from tests.common import attachments
 from tests.common import domains
 from tests.common import guest_writes
 from tests.common import images
@@ -64,24 +65,11 @@ class OnlineTestCase(base.FunctionalTestCase):
             self.volume_path(volume)))
 
     def attach(self, volume, instance_uuid):
-        from cinder import objects
-        att = objects.VolumeAttachment(
-            context=self.ctx, volume_id=volume.id,
-            instance_uuid=instance_uuid, attached_host=socket.gethostname(),
-            attach_status='attached', attach_mode='rw')
-        att.create()
-        volume.status = 'in-use'
-        volume.attach_status = 'attached'
-        volume.save()
-        return att
+        return attachments.attach(self.ctx, volume, instance_uuid,
+                                  socket.gethostname())
 
     def detach(self, volume, att):
-        att.attach_status = 'detached'
-        att.save()
-        att.destroy()
-        volume.status = 'available'
-        volume.attach_status = 'detached'
-        volume.save()
+        attachments.detach(volume, att)
 
     def start(self, instance_uuid, volumes):
         self.domains.start([self.compute_path(v) for v in volumes],

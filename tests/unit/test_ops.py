@@ -385,3 +385,26 @@ class StartupScanTest(testtools.TestCase):
         self.assertIn(layout.part_file(SB), os.listdir(
             layout.snapshot_dir(self.path(self.VB))))
         self.assertEqual((2, 1), (summary.recovered, summary.busy))
+
+
+class LockedHintTest(testtools.TestCase):
+    """What a snapshot's error adds when the volume was found locked."""
+
+    LOCKED = Exception('qemu-storage-daemon: --blockdev ...: Failed to get '
+                       '"write" lock\nIs another process using the image?')
+
+    def test_attached_names_the_hosts(self):
+        from incsnap_driver import online
+        hint = snapshot._locked_hint(self.LOCKED, [
+            online.Attachment('i1', 'compute2'),
+            online.Attachment('i1', 'compute1')])
+        self.assertIn('no domain runs it on compute1, compute2', hint)
+        self.assertIn('moved to another host before its attachment', hint)
+
+    def test_detached(self):
+        self.assertEqual(' (another process holds the volume open)',
+                         snapshot._locked_hint(self.LOCKED, []))
+
+    def test_other_failures_get_no_hint(self):
+        self.assertEqual('', snapshot._locked_hint(
+            Exception('No space left on device'), []))

@@ -76,3 +76,11 @@ class BuildUriTest(testtools.TestCase):
             use_tpool=False)
         self.assertNotIn('s3cret', str(exc))
         self.assertIn('admin:***@cmp1', str(exc))
+        self.assertIn('of compute host cmp1', str(exc))
+
+    def test_failed_connection_without_host_names_none(self):
+        exc = self.assertRaises(
+            errors.ConnectionFailed, connection.open_connection,
+            'qemu+nosuchtransport://localhost/system', use_tpool=False)
+        self.assertNotIn('compute host', str(exc))
+        self.assertIn('qemu+nosuchtransport://localhost/system', str(exc))
