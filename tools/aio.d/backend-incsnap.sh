@@ -79,11 +79,29 @@ backend_incsnap_start() {
     fi
 }
 
+# Processes with their working folder or a file under folder $1.
+holders_of() {
+    local p l t
+    for p in /proc/[0-9]*; do
+        for l in "$p/cwd" "$p/root" "$p"/fd/*; do
+            t=$(readlink "$l" 2>/dev/null) || continue
+            case $t in "$1"|"$1"/*)
+                echo "${p#/proc/} ($(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-60))"
+                break ;;
+            esac
+        done
+    done
+}
+
 backend_incsnap_stop() {
     local mp
     mp=$(mount_point)
-    if is_mounted "$mp"; then
-        umount "$mp" && say "unmounted $mp"
+    is_mounted "$mp" || return 0
+    if umount "$mp"; then
+        say "unmounted $mp"
+    else
+        say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
+        return 1
     fi
 }
 
