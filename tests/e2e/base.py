@@ -24,9 +24,8 @@ Environment:
     AIO_HOST               the loopback address of the stack brought up
                            from this checkout (tools/aio's knob; default:
                            the one the folder was made with, else
-                           127.0.0.1).  The tests themselves find the
-                           stack's address in its clouds.yaml, so a stack
-                           in INCSNAP_AIO_DIR needs no AIO_HOST.
+                           127.0.0.1); a stack in INCSNAP_AIO_DIR brings
+                           its address in its own files
     INCSNAP_E2E_TIMEOUT    seconds a volume/snapshot may take to settle
 """
 
