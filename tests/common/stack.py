@@ -19,10 +19,15 @@ tests and, alike, by any suite that drives the stack (a browser).
 
 The stack in ``<repo>/.aio`` is brought up from this checkout when it is
 not running; one named by ``INCSNAP_AIO_DIR`` is someone else's (shared)
-and is used as it runs, never brought "up".
+and is used as it runs, never brought "up".  A stack listens on its own
+loopback address (``AIO_HOST`` of ``tools/aio``); clients find it in the
+stack's files: ``clouds.yaml`` for the CLI, ``stack.env`` (``AIO_HOST``,
+``KEYSTONE_URL``, ``CINDER_URL`` and what pieces add) for the rest.
 
 Environment:
     INCSNAP_AIO_DIR        the stack's state folder (default <repo>/.aio)
+    AIO_HOST               the address of the stack brought up from this
+                           checkout (passed on to ``tools/aio up``)
     INCSNAP_E2E_TIMEOUT    seconds a volume/snapshot may take to settle
 """
 
@@ -104,6 +109,7 @@ class Stack:
         self.clouds_yaml = os.path.join(aio_dir, 'clouds.yaml')
         self.openrc = os.path.join(aio_dir, 'openrc')
         self.secrets_file = os.path.join(aio_dir, 'secrets')
+        self.stack_env_file = os.path.join(aio_dir, 'stack.env')
         self.cinder_conf = os.path.join(aio_dir, 'etc', 'cinder',
                                         'cinder.conf')
         self._up = False
@@ -145,6 +151,17 @@ class Stack:
     def secrets(self):
         """The stack's passwords (ADMIN_PASSWORD, CINDER_PASSWORD, ...)."""
         return read_assignments(self.secrets_file)
+
+    def addresses(self):
+        """``stack.env``: AIO_HOST, KEYSTONE_URL, CINDER_URL, ...
+
+        A stack made before ``tools/aio`` wrote that file is on 127.0.0.1.
+        """
+        if not os.path.exists(self.stack_env_file):
+            return {'AIO_HOST': '127.0.0.1',
+                    'KEYSTONE_URL': 'http://127.0.0.1:5000/v3',
+                    'CINDER_URL': 'http://127.0.0.1:8776'}
+        return read_assignments(self.stack_env_file)
 
     def admin_credentials(self):
         """The admin's ``OS_*`` settings from ``openrc`` (a login)."""

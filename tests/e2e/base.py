@@ -21,6 +21,11 @@ is :mod:`tests.common.stack`; guest writes and their model are
 
 Environment:
     INCSNAP_AIO_DIR        the stack's state folder (default <repo>/.aio)
+    AIO_HOST               the loopback address of the stack brought up
+                           from this checkout (tools/aio's knob; default:
+                           the one the folder was made with, else
+                           127.0.0.1); a stack in INCSNAP_AIO_DIR brings
+                           its address in its own files
     INCSNAP_E2E_TIMEOUT    seconds a volume/snapshot may take to settle
 """
 

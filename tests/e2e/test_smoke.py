@@ -11,12 +11,68 @@
 #    under the License.
 """Smoke test of the stack: volume and snapshot lifecycle through the CLI."""
 
+import json
 import os
+import re
+import subprocess
 
+from tests.common import processes
 from tests.e2e import base
 
 
+def stack_pids():
+    """The stack's processes: those of its PID files and their children."""
+    run_dir = os.path.join(base.STACK.aio_dir, 'run')
+    todo = []
+    for name in os.listdir(run_dir):
+        if name.endswith('.pid'):
+            with open(os.path.join(run_dir, name)) as f:
+                text = f.read().strip()
+            if text.isdigit() and processes.running(int(text)):
+                todo.append(int(text))
+    pids = set()
+    while todo:
+        pid = todo.pop()
+        if pid not in pids:
+            pids.add(pid)
+            todo += processes.children(pid)
+    return pids
+
+
+def listening(pids):
+    """(address, port) of the TCP sockets ``pids`` listen on."""
+    out = subprocess.run(['ss', '-Hltnp'], capture_output=True, text=True,
+                         check=True).stdout
+    found = set()
+    for line in out.splitlines():
+        fields = line.split()
+        owners = {int(p) for p in re.findall(r'pid=(\d+)', line)}
+        if owners & pids:
+            address, _sep, port = fields[3].rpartition(':')
+            found.add((address, int(port)))
+    return found
+
+
 class TestStack(base.E2ETestCase):
+
+    def test_listens_on_its_address_only(self):
+        # tools/aio's AIO_HOST, as the stack recorded it.
+        host = base.STACK.addresses()['AIO_HOST']
+        sockets = listening(stack_pids())
+        self.assertEqual({host}, {a for a, _p in sockets}, sockets)
+        # PostgreSQL, Keystone, Cinder, RabbitMQ at least: not vacuous.
+        self.assertLessEqual({15432, 5000, 8776, 5672},
+                             {p for _a, p in sockets}, sockets)
+
+    def test_catalog_on_its_address(self):
+        host = base.STACK.addresses()['AIO_HOST']
+        catalog = self.openstack('catalog', 'list')
+        urls = {entry['Type']: re.findall(r'https?://([^:/"]+)',
+                                          json.dumps(entry['Endpoints']))
+                for entry in catalog}
+        for service in ('identity', 'volumev3'):
+            self.assertTrue(urls.get(service), catalog)
+            self.assertEqual({host}, set(urls[service]), catalog)
 
     def test_services_up(self):
         services = self.openstack('volume', 'service', 'list')
