@@ -47,6 +47,16 @@ def qemu_holders(text):
             if 'qemu' in ' '.join(cmdline(pid))]
 
 
+def program_pids(text, program='qemu-storage-daemon'):
+    """PIDs of ``program`` processes with ``text`` on their command line.
+
+    The program itself, not a root helper or a short-lived tool that
+    merely names the same file.
+    """
+    return [pid for pid in pids_with_argument(text)
+            if runs_program(cmdline(pid), program)]
+
+
 def find_process(text, program='qemu-storage-daemon', timeout=20):
     """PID of the ``program`` process with ``text`` on its command line.
 
@@ -54,9 +64,9 @@ def find_process(text, program='qemu-storage-daemon', timeout=20):
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for pid in pids_with_argument(text):
-            if runs_program(cmdline(pid), program):
-                return pid
+        found = program_pids(text, program)
+        if found:
+            return found[0]
         time.sleep(0.005)
     raise AssertionError('no %s for %s' % (program, text))
 

@@ -88,10 +88,13 @@ class TestCinderVolumeKilled(base.E2ETestCase):
             parts = [n for n in (os.listdir(snap_dir)
                                  if os.path.isdir(snap_dir) else [])
                      if n.endswith('.qcow2.part')]
-            return parts and processes.qemu_holders(vid)
+            return parts and processes.program_pids(vid)
 
         # Killed while its qemu-storage-daemon copies (not before the
-        # daemon started, which leaves nothing running).
+        # daemon started, which leaves nothing running): the daemon
+        # itself, not any QEMU tool naming the volume -- ``qemu-img
+        # create`` of the partial file comes first and would let the
+        # kill land before there is a daemon to orphan.
         self.addCleanup(self.stop_orphans, vid)
         deadline = time.monotonic() + 60
         while not copying() and time.monotonic() < deadline:
