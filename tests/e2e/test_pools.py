@@ -25,6 +25,7 @@ import time
 from tests.e2e import base
 
 MiB = base.MiB
+MIGSTAT = 'os-vol-mig-status-attr:migstat'
 
 
 class TestPools(base.E2ETestCase):
@@ -46,7 +47,7 @@ class TestPools(base.E2ETestCase):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             shown = self.openstack('volume', 'show', vid)
-            if shown['os-vol-mig-status-attr:migstat'] in ('success', 'error'):
+            if shown[MIGSTAT] in ('success', 'error'):
                 return shown
             time.sleep(1)
         self.fail('volume %s: migration did not end in %s s'
@@ -77,7 +78,7 @@ class TestPools(base.E2ETestCase):
         self.openstack('volume', 'migrate', '--host', dest, vid, parse=False)
         shown = self.wait_migrated(vid)
 
-        self.assertEqual('success', shown['os-vol-mig-status-attr:migstat'], shown)
+        self.assertEqual('success', shown[MIGSTAT], shown)
         self.assertEqual(dest, shown['os-vol-host-attr:host'])
         self.assertEqual('available', shown['status'])
         new_export = base.STACK.export_of(vid)
@@ -120,7 +121,7 @@ class TestPools(base.E2ETestCase):
         shown = self.openstack('volume', 'show', vid)
         self.assertEqual(before, shown['os-vol-host-attr:host'])
         self.assertEqual('available', shown['status'])
-        self.assertIn(shown['os-vol-mig-status-attr:migstat'], (None, ''))
+        self.assertIn(shown[MIGSTAT], (None, ''))
         self.assertEqual(files, sorted(self.files_named(vid)))
         self.assertContent(self.volume_path(vid), model)
         self.assertContent(self.snap_file(vid, sid), model)
