@@ -26,8 +26,8 @@ DEBS+=(nfs-common util-linux)
 BACKEND=incsnap
 MNT_BASE=$AIO/mnt             # nfs_mount_point_base
 # The "NFS server's" exported folders, and the shares they are.
-EXPORTS=("$AIO/export" "$AIO/export-2")
-SHARES=("$HOST:/srv/incsnap-export" "$HOST:/srv/incsnap-export-2")
+INCSNAP_SHARE_DIRS=("$AIO/export" "$AIO/export-2")
+INCSNAP_SHARES=("$HOST:/srv/incsnap-export" "$HOST:/srv/incsnap-export-2")
 CINDER_BACKENDS+=("$BACKEND")
 CINDER_DRIVERS+=("$VOLUME_DRIVER")
 CINDER_CONF_HOOKS+=(backend_incsnap_conf)
@@ -55,12 +55,12 @@ EOT
 }
 
 backend_incsnap_configure() {
-    mkdir -p "${EXPORTS[@]}" "$MNT_BASE" "$ETC/cinder"
+    mkdir -p "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE" "$ETC/cinder"
     # An export is written by cinder (its own files) and by root through
     # rootwrap (qemu-img): owned by cinder, like an NFS export squashed to it.
-    chown "$CINDER_USER:$CINDER_USER" "${EXPORTS[@]}" "$MNT_BASE"
-    chmod 0775 "${EXPORTS[@]}"
-    printf '%s\n' "${SHARES[@]}" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
+    chown "$CINDER_USER:$CINDER_USER" "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE"
+    chmod 0775 "${INCSNAP_SHARE_DIRS[@]}"
+    printf '%s\n' "${INCSNAP_SHARES[@]}" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
 }
 
 # The bind mount that stands in for the NFS mount of share $1: os-brick's
@@ -75,12 +75,12 @@ is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
 
 backend_incsnap_start() {
     local i mp
-    for i in "${!SHARES[@]}"; do
-        mp=$(mount_point "${SHARES[i]}")
+    for i in "${!INCSNAP_SHARES[@]}"; do
+        mp=$(mount_point "${INCSNAP_SHARES[i]}")
         if ! is_mounted "$mp"; then
             install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
-            mount --bind "${EXPORTS[i]}" "$mp"
-            say "bind-mounted ${EXPORTS[i]} on $mp (stands in for NFS ${SHARES[i]})"
+            mount --bind "${INCSNAP_SHARE_DIRS[i]}" "$mp"
+            say "bind-mounted ${INCSNAP_SHARE_DIRS[i]} on $mp (stands in for NFS ${INCSNAP_SHARES[i]})"
         fi
     done
 }
@@ -101,7 +101,7 @@ holders_of() {
 
 backend_incsnap_stop() {
     local share mp rc=0
-    for share in "${SHARES[@]}"; do
+    for share in "${INCSNAP_SHARES[@]}"; do
         mp=$(mount_point "$share")
         is_mounted "$mp" || continue
         if umount "$mp"; then
@@ -116,12 +116,12 @@ backend_incsnap_stop() {
 
 backend_incsnap_status() {
     local i mp rc=0
-    for i in "${!SHARES[@]}"; do
-        mp=$(mount_point "${SHARES[i]}")
+    for i in "${!INCSNAP_SHARES[@]}"; do
+        mp=$(mount_point "${INCSNAP_SHARES[i]}")
         if is_mounted "$mp"; then
-            status_line bind-mount - "up (${EXPORTS[i]} on $mp)"
+            status_line bind-mount - "up (${INCSNAP_SHARE_DIRS[i]} on $mp)"
         else
-            status_line bind-mount - "down (${EXPORTS[i]})"
+            status_line bind-mount - "down (${INCSNAP_SHARE_DIRS[i]})"
             rc=1
         fi
     done
