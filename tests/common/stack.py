@@ -223,17 +223,20 @@ class Stack:
         The first share's path when neither does (a volume not created
         yet, or deleted).
         """
-        name = 'volume-%s' % volume_id
-        for export in self.exports:
-            if os.path.lexists(os.path.join(export, name)):
-                return os.path.join(export, name)
-        return os.path.join(self.export, name)
+        return os.path.join(self.export_of(volume_id) or self.export,
+                            'volume-%s' % volume_id)
 
     def export_of(self, volume_id):
-        """The export holding the volume's file (None: no share has it)."""
+        """The export holding the volume; None when no share has it.
+
+        By its file or its snapshot folder (which stays when the file was
+        removed behind Cinder's back).
+        """
+        name = 'volume-%s' % volume_id
         for export in self.exports:
-            if os.path.lexists(os.path.join(export, 'volume-%s' % volume_id)):
-                return export
+            for path in (name, name + '.incsnap'):
+                if os.path.lexists(os.path.join(export, path)):
+                    return export
         return None
 
     def snap_dir(self, volume_id):
