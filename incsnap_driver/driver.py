@@ -24,8 +24,6 @@ volume's coordination lock, the one Cinder's NFS driver takes
 (``nfs-<volume id>``).
 """
 
-import functools
-
 from cinder import coordination
 from cinder import exception
 from cinder.image import image_utils
@@ -33,45 +31,27 @@ from cinder import interface
 from cinder.volume.drivers import nfs
 from oslo_log import log as logging
 
+from incsnap_driver import cinder_errors
 from incsnap_driver import online
 from incsnap_driver.ops import backend as backend_mod
 from incsnap_driver.ops import copies
 from incsnap_driver.ops import delete
-from incsnap_driver.ops import errors
 from incsnap_driver.ops import revert
 from incsnap_driver.ops import snapshot as snapshot_op
 from incsnap_driver.ops import volume as volume_op
 from incsnap_driver import options
+from incsnap_driver import pooling
 from incsnap_driver import stuck
 
 LOG = logging.getLogger(__name__)
 
 VERSION = '1.0.0'
 
-# What Cinder sees of each failure of an operation (its message unchanged).
-_TO_CINDER = {
-    errors.BackendFailed:
-        lambda msg: exception.VolumeBackendAPIException(data=msg),
-    errors.SnapshotInvalid: lambda msg: exception.InvalidSnapshot(reason=msg),
-    errors.DriverFailed:
-        lambda msg: exception.VolumeDriverException(message=msg),
-    errors.ExtendFailed: lambda msg: exception.ExtendVolumeError(reason=msg),
-}
-
-
-def _cinder_errors(method):
-    """Raise the operations' failures as Cinder's exceptions."""
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except errors.OperationFailed as exc:
-            raise _TO_CINDER[type(exc)](exc.args[0]) from exc
-    return wrapper
+_cinder_errors = cinder_errors.as_cinder_exceptions
 
 
 @interface.volumedriver
-class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
+class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
     """NFS driver whose snapshots are incremental qcow2 files.
 
     Volumes are single qcow2 v3 files (never overlays); each snapshot is a
@@ -164,10 +144,13 @@ class IncrementalSnapshotNfsDriver(nfs.NfsDriver):
         backend = self.configuration.safe_get('volume_backend_name')
         self._stats['volume_backend_name'] = (backend or
                                               self.volume_backend_name)
+        ours = {'sparse_copy_volume': True}
         if self.backend is not None:
             settings = self.backend.settings
-            self._stats['incremental_snapshots'] = settings.incremental
-            self._stats['snapshot_delta_max'] = settings.delta_max
+            ours.update(incremental_snapshots=settings.incremental,
+                        snapshot_delta_max=settings.delta_max)
+        self._stats.update(ours)
+        self._stats['pools'] = self._pool_stats(ours)
 
     # -- from Cinder's objects to plain values -----------------------------
 

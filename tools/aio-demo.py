@@ -28,7 +28,8 @@ import time
 import uuid
 
 AIO = os.environ['AIO_DIR']
-EXPORT = os.path.join(AIO, 'export')
+# The exports behind the backend's two shares (one pool each).
+EXPORTS = [os.path.join(AIO, 'export'), os.path.join(AIO, 'export-2')]
 MiB = 1024 ** 2
 TAG = uuid.uuid4().hex[:6]
 created = []   # (kind, id), deleted in reverse order at the end
@@ -79,11 +80,13 @@ def wait(kind, ident, want, gone=False):
 
 
 def vol_file(vid):
-    return os.path.join(EXPORT, 'volume-%s' % vid)
+    """The volume's file, on the share the scheduler chose."""
+    paths = [os.path.join(e, 'volume-%s' % vid) for e in EXPORTS]
+    return next((p for p in paths if os.path.exists(p)), paths[0])
 
 
 def snap_file(vid, sid):
-    return os.path.join(EXPORT, 'volume-%s.incsnap' % vid,
+    return os.path.join(vol_file(vid) + '.incsnap',
                         'snapshot-%s.qcow2' % sid)
 
 
@@ -198,7 +201,8 @@ def lifecycle(tmp):
             if os.path.exists(f)])
     for v in (new['id'], vid):
         delete('volume', v)
-    left = [f for f in os.listdir(EXPORT) if vid in f or new['id'] in f]
+    left = [f for e in EXPORTS for f in os.listdir(e)
+            if vid in f or new['id'] in f]
     note('files of both volumes left on the share: %s' % left)
 
 

@@ -28,17 +28,20 @@ from incsnap_driver.ops import errors
 from incsnap_driver.qemu import img
 
 
-def flatten(backend, src_path, dest, tmp, min_size, new_bitmap=None):
+def flatten(backend, src_path, dest, tmp, min_size, new_bitmap=None,
+            keep_bitmaps=False):
     """Write ``src_path``'s chain into a new independent file ``dest``.
 
     The copy goes to ``tmp`` first and replaces ``dest`` by a rename only
     once complete, so ``dest`` is never half written. It is at least
-    ``min_size`` bytes large and carries ``new_bitmap`` when given.
+    ``min_size`` bytes large and carries ``new_bitmap`` when given, and
+    ``src_path``'s own persistent bitmaps with ``keep_bitmaps``.
     """
     run = backend.execute
     try:
         img.convert(src_path, tmp, execute=run,
-                    rate_limit=backend.copy_speed, owner=backend.owner())
+                    rate_limit=backend.copy_speed, owner=backend.owner(),
+                    bitmaps=keep_bitmaps)
         info = img.info(tmp, execute=run)
         if info['virtual-size'] < min_size:
             img.resize(tmp, min_size, execute=run)

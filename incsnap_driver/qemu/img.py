@@ -85,13 +85,16 @@ def create(path, size_bytes, execute=processutils.execute, fmt='qcow2',
 
 def convert(src, dest, execute=processutils.execute, out_fmt='qcow2',
             src_fmt=None, sparse=True, extra_options=None, rate_limit=0,
-            owner=None):
+            owner=None, bitmaps=False):
     """``qemu-img convert``: reads through the whole backing chain.
 
     The result is an independent image (no backing file). qcow2 targets are
     v3 so that they can hold bitmaps. ``rate_limit``: bytes per second
     (0: unlimited). ``owner``: the
     :class:`~incsnap_driver.qemu.owner.Owner` marked on the command line.
+    ``bitmaps``: copy the source's persistent bitmaps too (the source is
+    a single file then, not a chain); an inconsistent one is left behind,
+    as it holds nothing usable.
     """
     cmd = ['qemu-img', 'convert']
     if owner is not None:
@@ -109,6 +112,8 @@ def convert(src, dest, execute=processutils.execute, out_fmt='qcow2',
         cmd += ['-S', '0']
     if rate_limit:
         cmd += ['-r', str(int(rate_limit))]
+    if bitmaps:
+        cmd += ['--bitmaps', '--skip-broken-bitmaps']
     cmd += [src, dest]
     execute(*cmd)
 

@@ -102,7 +102,10 @@ class Stack:
     def __init__(self, aio_dir, shared):
         self.aio_dir = aio_dir
         self.shared = shared
-        self.export = os.path.join(aio_dir, 'export')
+        # The exports behind the backend's two shares (two pools).
+        self.exports = [os.path.join(aio_dir, 'export'),
+                        os.path.join(aio_dir, 'export-2')]
+        self.export = self.exports[0]
         self.venv_bin = os.path.join(aio_dir, 'venv', 'bin')
         self.openstack_cli = os.path.join(self.venv_bin, 'openstack')
         self.python = os.path.join(self.venv_bin, 'python')
@@ -215,7 +218,26 @@ class Stack:
     # -- the export behind the share ---------------------------------------
 
     def volume_path(self, volume_id):
-        return os.path.join(self.export, 'volume-%s' % volume_id)
+        """The volume's file, on whichever share holds it.
+
+        The first share's path when neither does (a volume not created
+        yet, or deleted).
+        """
+        return os.path.join(self.export_of(volume_id) or self.export,
+                            'volume-%s' % volume_id)
+
+    def export_of(self, volume_id):
+        """The export holding the volume; None when no share has it.
+
+        By its file or its snapshot folder (which stays when the file was
+        removed behind Cinder's back).
+        """
+        name = 'volume-%s' % volume_id
+        for export in self.exports:
+            for path in (name, name + '.incsnap'):
+                if os.path.lexists(os.path.join(export, path)):
+                    return export
+        return None
 
     def snap_dir(self, volume_id):
         return self.volume_path(volume_id) + '.incsnap'
@@ -225,10 +247,12 @@ class Stack:
                             'snapshot-%s.qcow2' % snap_id)
 
     def files_named(self, fragment):
-        """Files under the export whose name contains ``fragment``."""
+        """Files under the exports whose name contains ``fragment``."""
         found = []
-        for top, _dirs, files in os.walk(self.export):
-            found += [os.path.join(top, f) for f in files if fragment in f]
+        for export in self.exports:
+            for top, _dirs, files in os.walk(export):
+                found += [os.path.join(top, f) for f in files
+                          if fragment in f]
         return sorted(found)
 
     # -- the CLI -----------------------------------------------------------

@@ -113,6 +113,8 @@ class FunctionalTestCase(testtools.TestCase):
     backend_options = {}
     availability_zone = 'nova'
     export_size = None
+    # Shares besides the first (``self.more_shares``: (share, export)).
+    extra_shares = 0
 
     def setUp(self):
         super().setUp()
@@ -137,9 +139,29 @@ class FunctionalTestCase(testtools.TestCase):
                'incsnap-test', self.export)
         sh('mount', '--bind', self.export, self.mount_point)
         self.addCleanup(self._unmount)
+        self.more_shares = [self._add_share('%s-%d' % (name, n))
+                            for n in range(1, self.extra_shares + 1)]
         self.ref_dir = tempfile.mkdtemp(dir=os.path.join(self.root, 'refs'))
         self.addCleanup(shutil.rmtree, self.ref_dir, True)
         self.driver = self.make_driver()
+
+    def _add_share(self, name):
+        """Another share (bind-mounted export) of the test's backend."""
+        export = os.path.join(self.root, 'exports', name)
+        os.makedirs(export)
+        share = '127.0.0.1:/srv/%s' % name
+        mount_point = os.path.join(
+            self.mount_base, hashlib.md5(share.encode()).hexdigest())
+        os.makedirs(mount_point)
+        sh('mount', '--bind', export, mount_point)
+
+        def unmount():
+            processes.kill(processes.pids_with_argument(mount_point))
+            sh('umount', mount_point, check=False)
+            shutil.rmtree(export, ignore_errors=True)
+            os.rmdir(mount_point)
+        self.addCleanup(unmount)
+        return share, export
 
     def _unmount(self):
         # A test that killed a process on purpose may leave a QEMU tool
@@ -157,7 +179,8 @@ class FunctionalTestCase(testtools.TestCase):
     def backend_config(self, **overrides):
         shares = os.path.join(self.root, 'conf', self.backend + '.shares')
         with open(shares, 'w') as f:
-            f.write(self.share + '\n')
+            for share in [self.share] + [s for s, _e in self.more_shares]:
+                f.write(share + '\n')
         values = {
             'nfs_shares_config': shares,
             'nfs_mount_point_base': self.mount_base,
@@ -208,13 +231,21 @@ class FunctionalTestCase(testtools.TestCase):
 
     # -- Cinder objects ----------------------------------------------------
 
-    def create_volume(self, size=1, az=None, driver=None):
+    def create_volume(self, size=1, az=None, driver=None, pool=None):
+        """A volume as the volume manager creates it.
+
+        ``pool``: the pool the scheduler chose (``host#pool``); none by
+        default, as volumes created before the shares were pools.
+        """
         from cinder import objects
         from cinder.volume import volume_types
         vtype = volume_types.get_default_volume_type(self.ctx)
+        host = 'incsnap-test@%s' % self.backend
+        if pool is not None:
+            host += '#' + pool
         volume = objects.Volume(
             context=self.ctx, size=size, status='creating',
-            attach_status='detached', host='incsnap-test@%s' % self.backend,
+            attach_status='detached', host=host,
             availability_zone=az or self.availability_zone,
             volume_type_id=vtype['id'], project_id='p', user_id='u')
         volume.create()

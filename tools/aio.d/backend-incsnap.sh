@@ -1,8 +1,10 @@
 # shellcheck shell=bash
-# The Cinder backend "incsnap": this project's driver on a share
-# $HOST:/srv/incsnap-export, a bind mount of $AIO/export standing in for
-# the NFS mount (DESIGN.md section 3).  Listed before cinder: its share is
-# mounted before cinder-volume starts, and unmounted after it stopped.
+# The Cinder backend "incsnap": this project's driver on two shares,
+# $HOST:/srv/incsnap-export and $HOST:/srv/incsnap-export-2 (each its own
+# pool), bind mounts of $AIO/export and $AIO/export-2 standing in for the
+# NFS mounts (DESIGN.md section 3).
+# Listed before cinder: its shares are mounted before cinder-volume
+# starts, and unmounted after it stopped.
 #
 # A backend piece appends its name to CINDER_BACKENDS (enabled_backends;
 # the first is the default volume type) and a function printing its
@@ -22,9 +24,10 @@ fi
 DEBS+=(nfs-common util-linux)
 
 BACKEND=incsnap
-EXPORT=$AIO/export            # the "NFS server's" exported folder
 MNT_BASE=$AIO/mnt             # nfs_mount_point_base
-SHARE=$HOST:/srv/incsnap-export
+# The "NFS server's" exported folders, and the shares they are.
+INCSNAP_SHARE_DIRS=("$AIO/export" "$AIO/export-2")
+INCSNAP_SHARES=("$HOST:/srv/incsnap-export" "$HOST:/srv/incsnap-export-2")
 CINDER_BACKENDS+=("$BACKEND")
 CINDER_DRIVERS+=("$VOLUME_DRIVER")
 CINDER_CONF_HOOKS+=(backend_incsnap_conf)
@@ -52,31 +55,34 @@ EOT
 }
 
 backend_incsnap_configure() {
-    mkdir -p "$EXPORT" "$MNT_BASE" "$ETC/cinder"
-    # The export is written by cinder (its own files) and by root through
+    mkdir -p "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE" "$ETC/cinder"
+    # An export is written by cinder (its own files) and by root through
     # rootwrap (qemu-img): owned by cinder, like an NFS export squashed to it.
-    chown "$CINDER_USER:$CINDER_USER" "$EXPORT" "$MNT_BASE"
-    chmod 0775 "$EXPORT"
-    echo "$SHARE" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
+    chown "$CINDER_USER:$CINDER_USER" "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE"
+    chmod 0775 "${INCSNAP_SHARE_DIRS[@]}"
+    printf '%s\n' "${INCSNAP_SHARES[@]}" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
 }
 
-# The bind mount that stands in for the NFS mount: os-brick's RemoteFsClient
-# skips mounting a share whose mount point (<base>/<md5 of the share>) is
-# already in /proc/mounts (os_brick/remotefs/remotefs.py, mount()).
+# The bind mount that stands in for the NFS mount of share $1: os-brick's
+# RemoteFsClient skips mounting a share whose mount point (<base>/<md5 of
+# the share>) is already in /proc/mounts (os_brick/remotefs/remotefs.py,
+# mount()).
 mount_point() {
-    echo "$MNT_BASE/$(printf '%s' "$SHARE" | md5sum | cut -d' ' -f1)"
+    echo "$MNT_BASE/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
 }
 
 is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
 
 backend_incsnap_start() {
-    local mp
-    mp=$(mount_point)
-    if ! is_mounted "$mp"; then
-        install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
-        mount --bind "$EXPORT" "$mp"
-        say "bind-mounted $EXPORT on $mp (stands in for NFS $SHARE)"
-    fi
+    local i mp
+    for i in "${!INCSNAP_SHARES[@]}"; do
+        mp=$(mount_point "${INCSNAP_SHARES[i]}")
+        if ! is_mounted "$mp"; then
+            install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
+            mount --bind "${INCSNAP_SHARE_DIRS[i]}" "$mp"
+            say "bind-mounted ${INCSNAP_SHARE_DIRS[i]} on $mp (stands in for NFS ${INCSNAP_SHARES[i]})"
+        fi
+    done
 }
 
 # Processes with their working folder or a file under folder $1.
@@ -94,24 +100,30 @@ holders_of() {
 }
 
 backend_incsnap_stop() {
-    local mp
-    mp=$(mount_point)
-    is_mounted "$mp" || return 0
-    if umount "$mp"; then
-        say "unmounted $mp"
-    else
-        say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
-        return 1
-    fi
+    local share mp rc=0
+    for share in "${INCSNAP_SHARES[@]}"; do
+        mp=$(mount_point "$share")
+        is_mounted "$mp" || continue
+        if umount "$mp"; then
+            say "unmounted $mp"
+        else
+            say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
+            rc=1
+        fi
+    done
+    return $rc
 }
 
 backend_incsnap_status() {
-    local mp
-    mp=$(mount_point)
-    if is_mounted "$mp"; then
-        status_line bind-mount - "up ($EXPORT on $mp)"
-    else
-        status_line bind-mount - down
-        return 1
-    fi
+    local i mp rc=0
+    for i in "${!INCSNAP_SHARES[@]}"; do
+        mp=$(mount_point "${INCSNAP_SHARES[i]}")
+        if is_mounted "$mp"; then
+            status_line bind-mount - "up (${INCSNAP_SHARE_DIRS[i]} on $mp)"
+        else
+            status_line bind-mount - "down (${INCSNAP_SHARE_DIRS[i]})"
+            rc=1
+        fi
+    done
+    return $rc
 }
