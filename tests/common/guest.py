@@ -81,9 +81,9 @@ def spec_fields(console_log, agent=True):
 
 
 def boot(doms, vm, path, console_log, agent=True):
-    """Start the guest ``vm`` on ``doms`` (a compute host's
-    :class:`tests.common.domains.Domains`) with ``path`` as vda.
+    """Start the guest ``vm`` on ``doms`` with ``path`` as vda.
 
+    ``doms``: a compute host's :class:`tests.common.domains.Domains`;
     ``cache='none'`` as Nova sets it. Returns (its
     :class:`tests.common.domains.Domain`, its :class:`Agent`, seconds
     until the agent answered, or None without an agent).

@@ -169,9 +169,11 @@ class Stack:
                 if k.startswith('OS_')}
 
     def compute_hosts_dir(self):
-        """The state folder of the compute hosts cinder-volume reaches
-        (``tools/aio.d/compute-hosts.sh``), or None: the machine's
-        libvirtd through the stack's relay."""
+        """The state folder of the compute hosts cinder-volume reaches.
+
+        See ``tools/aio.d/compute-hosts.sh``; None: the machine's
+        libvirtd through the stack's relay.
+        """
         return self.addresses().get('COMPUTE_HOSTS') or None
 
     def share(self):

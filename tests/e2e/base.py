@@ -236,7 +236,9 @@ class E2ETestCase(testtools.TestCase):
         return self._hosts
 
     def compute_path(self, name):
-        """Where the compute hosts see the share's file ``name``
-        (``volume-<id>``, a connection info's ``name``)."""
+        """Where the compute hosts see the share's file ``name``.
+
+        ``name``: ``volume-<id>``, a connection info's ``name``.
+        """
         self.compute_hosts()
         return os.path.join(self._compute_dir, name)
