@@ -179,6 +179,7 @@ class Domain:
         self.conn = conn
         self.spec = spec
         self.virt_type = None
+        self._throttled = set()
 
     @property
     def uuid(self):
@@ -198,6 +199,7 @@ class Domain:
         ``types``: domain types to try in order (default :func:`virt_types`).
         """
         types = list(types or virt_types())
+        self._throttled = set()
         for virt_type in types:
             try:
                 self.conn.createXML(self.spec.xml(virt_type), 0)
@@ -283,13 +285,91 @@ class Domain:
             raise AssertionError('QMP %s failed: %s' % (execute, reply))
         return reply['return']
 
-    def throttle_block_jobs(self, bytes_per_second):
-        """Slow its running block jobs (a backup) down; how many ran."""
+    # -- reads slowed from the first byte -----------------------------------
+
+    def throttle_reads(self, bytes_per_second, disk_index=0):
+        """Limit QEMU's reads of a disk's file, before any job starts.
+
+        A ``throttle`` filter node (``throttle-group`` object with a
+        ``bps-read`` limit) goes between the disk's qcow2 node and its
+        file node (``blockdev-add``, then ``blockdev-reopen`` of the
+        qcow2 node onto it). Everything that reads the image's data goes
+        through it: the guest's reads, and a backup job's reads from its
+        first byte on, so a test that needs a job to be still running
+        when it acts does not race the job (a block job's own speed can
+        only be set once the job runs, and a small one may be over by
+        then). Writes are not limited. libvirt 9.0 has no XML for such a
+        filter (``<throttlefilters>`` came in libvirt 11.2), hence QMP;
+        a domain started again comes back without it.
+
+        ``bytes_per_second``: 0 lifts the limit (the node stays).
+        """
+        group = 'incsnap-throttle-%d' % disk_index
+        if group in self._throttled:
+            self.set_read_limit(bytes_per_second, disk_index)
+            return
+        fmt, storage = self._disk_nodes(disk_index)
+        self.qmp('object-add', **{'qom-type': 'throttle-group', 'id': group,
+                                  'limits': {'bps-read': bytes_per_second}})
+        self.qmp('blockdev-add', driver='throttle', file=storage['node-name'],
+                 **{'node-name': group, 'throttle-group': group})
+        cache = fmt['cache']
+        # Reopen: options not given go back to their defaults, so all the
+        # ones libvirt gave the qcow2 node are given again.
+        self.qmp('blockdev-reopen', options=[{
+            'driver': fmt['drv'], 'node-name': fmt['node-name'],
+            'read-only': fmt['ro'], 'file': group, 'backing': None,
+            'cache': {'direct': cache['direct'],
+                      'no-flush': cache['no-flush']}}])
+        self._throttled.add(group)
+
+    def set_read_limit(self, bytes_per_second, disk_index=0):
+        """A new limit for :meth:`throttle_reads` (0: none), at once."""
+        self.qmp('qom-set', path='incsnap-throttle-%d' % disk_index,
+                 property='limits', value={'bps-read': bytes_per_second})
+
+    def slow_block_jobs(self, bytes_per_second, disk_index=0):
+        """Hand a throttled disk's running jobs over to their own speed.
+
+        Each running block job gets ``bytes_per_second`` as its speed,
+        then :meth:`throttle_reads`' limit is lifted: the job goes on at
+        that speed, and the reads queued in the throttle node go at once,
+        so that cancelling the job (a timeout, a destroyed domain) does
+        not wait for them to drain at the limit. Call it once the job runs
+        (:meth:`backup_jobs`); returns how many jobs there were.
+        """
         jobs = self.qmp('query-block-jobs')
         for job in jobs:
             self.qmp('block-job-set-speed', device=job['device'],
                      speed=bytes_per_second)
+        self.set_read_limit(0, disk_index)
         return len(jobs)
+
+    def _disk_nodes(self, disk_index):
+        """(qcow2 node, file node) of disk ``disk_index``, as QMP shows them.
+
+        libvirt's device alias of vda is virtio-disk0, and so on.
+        """
+        qdev = '/machine/peripheral/virtio-disk%d/' % disk_index
+        inserted = [b['inserted'] for b in self.qmp('query-block')
+                    if b.get('qdev', '').startswith(qdev)]
+        if not inserted:
+            raise AssertionError('domain %s has no disk %d'
+                                 % (self.name, disk_index))
+        nodes = self.qmp('query-named-block-nodes', flat=True)
+        fmt, = [n for n in nodes if n['node-name'] ==
+                inserted[0]['node-name']]
+        if fmt['backing_file_depth']:
+            raise AssertionError('throttle_reads: disk %d of %s has a '
+                                 'backing file' % (disk_index, self.name))
+        storage, = [n for n in nodes if n['drv'] == 'file' and
+                    n['file'] == inserted[0]['file']]
+        return fmt, storage
+
+    def backup_jobs(self):
+        """QEMU's backup jobs of the domain (query-block-jobs entries)."""
+        return [j for j in self.qmp('query-block-jobs')
+                if j.get('type') == 'backup']
 
 
 class Domains:

@@ -80,6 +80,22 @@ def spec_fields(console_log, agent=True):
                 memory_mib=256)
 
 
+def boot(doms, vm, path, console_log, agent=True):
+    """Start the guest ``vm`` on ``doms`` with ``path`` as vda.
+
+    ``doms``: a compute host's :class:`tests.common.domains.Domains`;
+    ``cache='none'`` as Nova sets it. Returns (its
+    :class:`tests.common.domains.Domain`, its :class:`Agent`, seconds
+    until the agent answered, or None without an agent).
+    """
+    from tests.common import domains
+    dom = doms.start([domains.Disk(path, cache='none')], uuid=vm,
+                     types=[build().virt_type],
+                     **spec_fields(console_log, agent=agent))
+    agent_ = Agent(dom)
+    return dom, agent_, agent_.wait_ready() if agent else None
+
+
 class GuestError(AssertionError):
     """A command in the guest failed, or the agent did not answer."""
 

@@ -171,6 +171,20 @@ class Stack:
         return {k: v for k, v in read_assignments(self.openrc).items()
                 if k.startswith('OS_')}
 
+    def compute_hosts_dir(self):
+        """The state folder of the compute hosts cinder-volume reaches.
+
+        See ``tools/aio.d/compute-hosts.sh``; None: the machine's
+        libvirtd through the stack's relay.
+        """
+        return self.addresses().get('COMPUTE_HOSTS') or None
+
+    def share(self):
+        """The backend's share (``nfs_shares``), e.g. 127.0.0.1:/srv/..."""
+        with open(os.path.join(self.aio_dir, 'etc', 'cinder',
+                               'nfs_shares')) as f:
+            return f.read().split()[0]
+
     def cinder_conf_text(self):
         with open(self.cinder_conf) as f:
             return f.read()
@@ -346,13 +360,16 @@ class Stack:
 
     # -- attachments, the way Nova makes them ------------------------------
 
-    def attach(self, volume_id, instance_uuid):
+    def attach(self, volume_id, instance_uuid, host=None):
         """Attachment create (3.54, with a connector) + complete (3.44).
 
+        ``host``: the connector's host, which Cinder records as the
+        attachment's ``attached_host`` (default: this machine's name).
         Returns ``(attachment id, connection info)``.
         """
+        where = ['--host', host] if host else []
         att = json.loads(commands.run(self.python, ATTACH, 'attach',
-                                      volume_id, instance_uuid,
+                                      volume_id, instance_uuid, *where,
                                       env=self.cli_env()))
         return att['attachment_id'], att['connection_info']
 

@@ -36,6 +36,7 @@ import uuid
 
 import testtools
 
+from tests.common import compute
 from tests.common import guest_writes
 from tests.common import images
 from tests.common import stack
@@ -189,13 +190,17 @@ class E2ETestCase(testtools.TestCase):
             self.skipTest('stack in %s predates the libvirt relay for '
                           'user cinder: run tools/aio up' % STACK.aio_dir)
 
-    def attach(self, volume_id, instance_uuid):
+    def attach(self, volume_id, instance_uuid, host=None):
         """Attach like Nova; returns (attachment id, connection info).
 
-        The volume is then in-use.
+        ``host``: the compute host (the connector's); default compute1
+        when the stack reaches the compute hosts, else this machine. The
+        volume is then in-use.
         """
+        if host is None and STACK.compute_hosts_dir():
+            host = 'compute1'
         attachment_id, connection_info = STACK.attach(volume_id,
-                                                      instance_uuid)
+                                                      instance_uuid, host)
         self.addCleanup(STACK.detach, attachment_id, check=False)
         self.wait_status('volume', volume_id, 'in-use')
         return attachment_id, connection_info
@@ -203,3 +208,37 @@ class E2ETestCase(testtools.TestCase):
     def detach(self, volume_id, attachment_id):
         STACK.detach(attachment_id)
         self.wait_status('volume', volume_id, 'available')
+
+    # --- the compute hosts (tools/compute-hosts) --------------------------
+
+    def compute_hosts(self):
+        """The compute hosts cinder-volume reaches, or None.
+
+        None when the stack talks to the machine's libvirtd
+        (``tools/aio.d/compute-hosts.sh`` is off). Otherwise they are
+        brought up if need be, and the stack's share is mounted for them
+        (:func:`tests.common.compute.mount_share`).
+        """
+        want = STACK.compute_hosts_dir()
+        if want is None:
+            return None
+        if not hasattr(self, '_hosts'):
+            hosts = compute.ensure_up()
+            here = os.path.dirname(hosts.shares_dir)
+            if os.path.realpath(here) != os.path.realpath(want):
+                self.fail('the stack in %s reaches the compute hosts of %s, '
+                          'these tests start those of %s '
+                          '(INCSNAP_COMPUTE_DIR)' % (STACK.aio_dir, want,
+                                                     here))
+            self._compute_dir = compute.mount_share(
+                hosts, STACK.share(), STACK.export, self.addCleanup)
+            self._hosts = hosts
+        return self._hosts
+
+    def compute_path(self, name):
+        """Where the compute hosts see the share's file ``name``.
+
+        ``name``: ``volume-<id>``, a connection info's ``name``.
+        """
+        self.compute_hosts()
+        return os.path.join(self._compute_dir, name)

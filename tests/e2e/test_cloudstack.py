@@ -35,11 +35,18 @@ class TestCloudStackTable(base.E2ETestCase):
         """A fresh domain whose UUID is the instance's, on the volume.
 
         At the path Nova's NFS volume driver would use, cache none as Nova
-        sets it.
+        sets it; on compute1 when the stack reaches the compute hosts
+        (the attachment names it), else on the machine's libvirtd.
         """
+        hosts = self.compute_hosts()
         if not hasattr(self, 'domains'):
-            self.domains = domains.Domains(self.addCleanup, 'incsnap-e2e')
-        path = stack.nfs_disk_path(conn_info)
+            self.domains = domains.Domains(
+                self.addCleanup, 'incsnap-e2e',
+                **({'uri': hosts.uri('compute1')} if hosts else {}))
+        if hosts:
+            path = self.compute_path(conn_info['name'])
+        else:
+            path = stack.nfs_disk_path(conn_info)
         self.assertTrue(os.path.exists(path), path)
         guest = self.domains.start([domains.Disk(path, cache='none')], iid)
         self.assertTrue(guest.is_active())

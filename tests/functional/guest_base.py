@@ -79,15 +79,12 @@ class GuestTestCase(base.FunctionalTestCase):
         Returns its :class:`tests.common.guest.Agent` once the agent
         answers (or at once, without an agent).
         """
-        disk = domains.Disk(self.compute_path(volume), cache='none')
-        dom = self.domains[host].start(
-            [disk], uuid=vm, types=[self.build.virt_type],
-            **guest.spec_fields(self.console_log(vm), agent=agent))
+        dom, agent_, seconds = guest.boot(
+            self.domains[host], vm, self.compute_path(volume),
+            self.console_log(vm), agent=agent)
         self.where[vm] = host
         self.specs[vm] = dom.spec
-        agent_ = guest.Agent(dom)
         if agent:
-            seconds = agent_.wait_ready()
             sys.stderr.write('guest %s up on %s (%s) in %.1f s\n'
                              % (vm[:8], host, self.build.virt_type, seconds))
         return agent_

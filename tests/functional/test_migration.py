@@ -87,27 +87,35 @@ class TestLiveMigration(guest_base.GuestTestCase):
         self.assertFiles(self.volume_from(s3, volume), files)
 
     def test_migration_requested_during_backup_job(self):
-        volume = self.create_volume(size=2)
+        volume = self.create_volume(size=1)
         vm = str(uuid.uuid4())
         self.attach(volume, vm, 'compute1')
         agent = self.boot(vm, volume, 'compute1')
         agent.format_and_mount()
         self.snapshot(volume)
-        # 1 GiB to copy (zeroes, but written as data: QEMU does not look
-        # for zeroes here): about a second at full speed here, against 10 ms
-        # between two looks for the job; minutes once it is slowed down.
-        agent.sh('dd if=/dev/zero of=%s/big bs=1M count=1024 && sync'
+        # 64 MiB to copy (zeroes, but written as data: QEMU does not look
+        # for zeroes here), read at 512 KiB/s from the first byte on: the
+        # job runs for minutes, until the test lifts the limit. No race
+        # with a job that could end before it is slowed down.
+        agent.sh('dd if=/dev/zero of=%s/big bs=1M count=64 && sync'
                  % guest.MOUNT, timeout=300)
+        dom = self.domain(vm)
+        dom.throttle_reads(512 * 1024)
         snap, thread, outcome = self.spawn_snapshot(volume)
         refused = None
         try:
-            self.slow_down_backup(self.domain(vm), 16 * MiB)
+            before = self.running_backup(dom)
             # Nova's live migration, while the backup job copies.
             try:
                 self.migrate(vm, 'compute2')
             except libvirt.libvirtError as exc:
                 refused = exc
+            # The job ran all along: still running, not done yet.
+            after = self.running_backup(dom, timeout=0)
+            self.assertLess(after['offset'], after['len'])
+            self.assertGreaterEqual(after['offset'], before['offset'])
         finally:
+            dom.set_read_limit(0)
             with eventlet.Timeout(300):
                 thread.wait()
         # libvirt refuses the migration: the backup job holds the domain.
@@ -121,10 +129,8 @@ class TestLiveMigration(guest_base.GuestTestCase):
         record = self.chain_doc(volume)['snapshots'][-1]
         self.assertEqual((snap.id, 'incremental'),
                          (record['id'], record['kind']))
-        zeros = hashlib.sha256()
-        for _i in range(1024):
-            zeros.update(bytes(MiB))
-        self.assertSnapshotFiles(volume, snap, {'big': zeros.hexdigest()})
+        self.assertSnapshotFiles(volume, snap, {
+            'big': hashlib.sha256(bytes(64 * MiB)).hexdigest()})
         # Once the job is over the migration goes through.
         self.migrate(vm, 'compute2')
 
@@ -226,25 +232,20 @@ class TestLiveMigration(guest_base.GuestTestCase):
             f.seek(offset)
             return f.read().splitlines()
 
-    def slow_down_backup(self, dom, speed, timeout=60):
-        """Wait for the domain's backup job to run; set its speed.
+    def running_backup(self, dom, timeout=60):
+        """The domain's backup job once QEMU runs it (AssertionError if none).
 
-        Only a running job takes a speed (libvirt leaves concluded jobs
-        listed until it dismisses them).
+        Green sleeps: the snapshot's green thread starts it meanwhile.
         """
         deadline = time.monotonic() + timeout
         while True:
-            for job in dom.qmp('query-block-jobs'):
-                if job.get('type') == 'backup':
-                    self.assertEqual('running', job.get('status'),
-                                     'the backup job ended before the test '
-                                     'could slow it down: %s' % job)
-                    dom.qmp('block-job-set-speed', device=job['device'],
-                            speed=speed)
-                    return
+            jobs = dom.backup_jobs()
+            if jobs:
+                self.assertEqual('running', jobs[0]['status'], jobs[0])
+                return jobs[0]
             self.assertLess(time.monotonic(), deadline,
                             'no backup job ran within %d s' % timeout)
-            eventlet.sleep(0.01)
+            eventlet.sleep(0.05)
 
 
 class TestUnreachableHost(guest_base.GuestTestCase):

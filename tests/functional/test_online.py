@@ -25,7 +25,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 import uuid
 
@@ -295,12 +294,20 @@ class TestOnlineFaults(OnlineTestCase):
     def start_slow_snapshot(self, volume, vm):
         """create_snapshot in a green thread, its job slowed to 1 MiB/s.
 
+        The domain's reads are limited before the snapshot starts
+        (:meth:`tests.common.domains.Domain.throttle_reads`), so the job
+        is slow from its first byte and cannot be over before it is
+        slowed down for good: once QEMU runs it, its own speed takes over
+        (``slow_block_jobs``) and the domain reads at full speed again.
+
         A green thread, as in cinder-volume: the libvirt calls go through
         eventlet's thread pool, which answers to the hub of the thread
         that uses it. The test waits with eventlet.sleep so that the hub
         runs the snapshot meanwhile.
         """
         from cinder import objects
+        dom = self.domains.get(vm)
+        dom.throttle_reads(MiB)
         snap = self.new_snapshot(volume)
         outcome = {}
 
@@ -313,9 +320,10 @@ class TestOnlineFaults(OnlineTestCase):
 
         thread = eventlet.spawn(take)
         deadline = time.monotonic() + 30
-        while not self.domains.get(vm).throttle_block_jobs(MiB):
+        while not dom.backup_jobs():
             self.assertLess(time.monotonic(), deadline, 'no job started')
             eventlet.sleep(0.02)
+        dom.slow_block_jobs(MiB)
         return snap, thread, outcome
 
     def running_vm_with_pending_writes(self, byte):
@@ -394,9 +402,10 @@ class TestOnlineFaults(OnlineTestCase):
         volume, vm, s1, _ = self.running_vm_with_pending_writes(0x71)
         snap, thread, outcome = self.start_slow_snapshot(volume, vm)
         # libvirtd goes away while the job runs, and comes back.
-        pid = int(subprocess.run(['pgrep', '-x', '-r', 'R,S,D', 'libvirtd'],
-                                 capture_output=True,
-                                 text=True).stdout.split()[0])
+        # The system libvirtd, by its pid file (tools/compute-hosts runs
+        # other libvirtds).
+        with open('/run/libvirtd.pid') as f:
+            pid = int(f.read())
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while processes.running(pid):

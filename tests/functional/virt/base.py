@@ -118,9 +118,16 @@ class VirtTestCase(testtools.TestCase):
         guest_writes.guest_flush(self.domains.get(dom_uuid), disk_index)
 
     def throttle_backup(self, dom_uuid, bytes_per_second=MiB):
-        """Slow the domain's running backup job down (block-job speed)."""
-        return self.domains.get(dom_uuid).throttle_block_jobs(
-            bytes_per_second)
+        """Slow the domain's next backup job down from its first byte.
+
+        Its reads of vda are limited (``Domain.throttle_reads``): call it
+        before the job starts, then :meth:`slow_backup` once it runs.
+        """
+        self.domains.get(dom_uuid).throttle_reads(bytes_per_second)
+
+    def slow_backup(self, dom_uuid, bytes_per_second=MiB):
+        """The running job at its own speed, reads unlimited; how many."""
+        return self.domains.get(dom_uuid).slow_block_jobs(bytes_per_second)
 
     def assert_same_content(self, top, model_copy):
         """The chain ending in ``top`` reads exactly as ``model_copy``."""

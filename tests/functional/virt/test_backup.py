@@ -229,11 +229,14 @@ class OnlineBackupTest(base.VirtTestCase):
         _dom, dom_uuid = self.start_domain([vol])
         self.write(dom_uuid, vol, 0, 128 * MiB, 0xaa)
         disk = self.attached(vol, dom_uuid)
+        # Slow from the first byte (128 MiB at 1 MiB/s cannot finish in
+        # 2 s); once the job runs, at its own speed.
+        self.throttle_backup(dom_uuid)
         throttled = []
 
         def progress(percent):
             if not throttled:
-                throttled.append(self.throttle_backup(dom_uuid))
+                throttled.append(self.slow_backup(dom_uuid))
 
         removed = []
 
@@ -275,11 +278,14 @@ class OnlineBackupTest(base.VirtTestCase):
         disk = self.attached(vol, dom_uuid)
         folder = vol.path + '.incsnap'
         os.makedirs(folder)
+        # Slow from the first byte: the first job still runs when the
+        # second is asked for.
+        self.throttle_backup(dom_uuid)
         disk.domain.backupBegin(backup.backup_xml(
             'vda', os.path.join(folder, 'first.qcow2'), disk.all_targets),
             None, 0)
         self.addCleanup(self._abort_quietly, disk.domain)
-        self.throttle_backup(dom_uuid)
+        self.slow_backup(dom_uuid)
         started = time.monotonic()
         self.assertRaises(errors.DomainBusy, self.snap, disk, vol, 'second',
                           checkpoint_name='cp2')
