@@ -179,11 +179,15 @@ class Stack:
         """
         return self.addresses().get('COMPUTE_HOSTS') or None
 
-    def share(self):
-        """The backend's share (``nfs_shares``), e.g. 127.0.0.1:/srv/..."""
+    def shares(self):
+        """(share, export) of each of the backend's shares (``nfs_shares``).
+
+        E.g. ``('127.0.0.1:/srv/incsnap-export', '<aio>/export')``, in the
+        order of :attr:`exports`.
+        """
         with open(os.path.join(self.aio_dir, 'etc', 'cinder',
                                'nfs_shares')) as f:
-            return f.read().split()[0]
+            return list(zip(f.read().split(), self.exports))
 
     def cinder_conf_text(self):
         with open(self.cinder_conf) as f:

@@ -230,15 +230,22 @@ class E2ETestCase(testtools.TestCase):
                           'these tests start those of %s '
                           '(INCSNAP_COMPUTE_DIR)' % (STACK.aio_dir, want,
                                                      here))
-            self._compute_dir = compute.mount_share(
-                hosts, STACK.share(), STACK.export, self.addCleanup)
+            # Every share: a volume is on either.
+            self._compute_dirs = [
+                (export, compute.mount_share(hosts, share, export,
+                                             self.addCleanup))
+                for share, export in STACK.shares()]
             self._hosts = hosts
         return self._hosts
 
     def compute_path(self, name):
         """Where the compute hosts see the share's file ``name``.
 
-        ``name``: ``volume-<id>``, a connection info's ``name``.
+        ``name``: ``volume-<id>``, a connection info's ``name``; on the
+        share whose export holds it.
         """
         self.compute_hosts()
-        return os.path.join(self._compute_dir, name)
+        for export, seen_at in self._compute_dirs:
+            if os.path.lexists(os.path.join(export, name)):
+                return os.path.join(seen_at, name)
+        return os.path.join(self._compute_dirs[0][1], name)
