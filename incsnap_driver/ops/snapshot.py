@@ -56,13 +56,17 @@ def throttled(save, interval=PROGRESS_INTERVAL):
 
     At most every ``interval`` seconds, except 100 which always goes.
     """
-    state = {'last': 0.0, 'value': None}
+    # The first report always goes: ``last`` is no time at all, not 0.0
+    # (the monotonic clock counts from boot, so 0.0 is "a moment ago" on
+    # a machine up for less than ``interval``).
+    state = {'last': None, 'value': None}
 
     def report(percent):
         now = time.monotonic()
         if percent == state['value']:
             return
-        if percent < 100 and now - state['last'] < interval:
+        if percent < 100 and state['last'] is not None and \
+                now - state['last'] < interval:
             return
         state['last'] = now
         state['value'] = percent

@@ -20,6 +20,7 @@ Cinder sees of a failure.
 import json
 import os
 import threading
+from unittest import mock
 
 from cinder import exception
 import fixtures
@@ -197,6 +198,16 @@ class SnapshotPartsTest(testtools.TestCase):
         for percent in (0, 0, 5, 50, 100, 100):
             report(percent)
         self.assertEqual([0, 100], saved)
+
+    def test_first_progress_goes_whatever_the_clock(self):
+        # The monotonic clock counts from boot: right after it, a first
+        # report must not look like one sent a moment ago.
+        saved = []
+        report = snapshot.throttled(saved.append, interval=3600)
+        with mock.patch('time.monotonic', return_value=12.0):
+            report(3)
+            report(7)
+        self.assertEqual([3], saved)
 
     def test_snapshot_id_must_name_a_file(self):
         exc = self.assertRaises(errors.SnapshotInvalid, snapshot.check_id,
