@@ -122,12 +122,17 @@ class UpdateRow(snap_tables.UpdateRow):
 
 
 class SnapshotsTable(snap_tables.VolumeSnapshotsTable):
-    chain_kind = tables.Column(_kind, verbose_name=_('Kind'))
-    chain_depth = tables.Column(_depth, verbose_name=_('Chain Depth'))
+    # The classes name the cells (for the browser tests, and for styling).
+    chain_kind = tables.Column(_kind, verbose_name=_('Kind'),
+                               classes=('incsnap-kind',))
+    chain_depth = tables.Column(_depth, verbose_name=_('Chain Depth'),
+                                classes=('incsnap-depth',))
     chain_parent = ParentColumn('incsnap_parent', verbose_name=_('Parent'),
-                                link=True)
-    chain_reason = tables.Column(_full_reason, verbose_name=_('Why Full'))
-    progress = tables.Column(_progress, verbose_name=_('Progress'))
+                                link=True, classes=('incsnap-parent',))
+    chain_reason = tables.Column(_full_reason, verbose_name=_('Why Full'),
+                                 classes=('incsnap-reason',))
+    progress = tables.Column(_progress, verbose_name=_('Progress'),
+                             classes=('incsnap-progress',))
 
     class Meta(snap_tables.VolumeSnapshotsTable.Meta):
         row_actions = (snap_tables.VolumeSnapshotsTable.Meta.row_actions +

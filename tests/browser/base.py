@@ -136,7 +136,10 @@ class BrowserTestCase(testtools.TestCase):
         self.shot('volumes-home')
 
     def modal(self):
-        return self.find('.modal.in .modal-content, .modal-dialog')
+        """The dialog open now, once loaded (Horizon first shows
+        'Loading...' in a dialog without a footer)."""
+        self.find('.modal.in .modal-footer')
+        return self.find('.modal.in .modal-content')
 
     def submit_modal(self):
         self.click('.modal-footer input[type=submit], '
@@ -195,9 +198,10 @@ class BrowserTestCase(testtools.TestCase):
                         timeout, 'no row %s in %s' % (name, table))
         return row.get_attribute('data-object-id')
 
-    def cell(self, table, object_id, column):
+    def cell(self, table, object_id, css_class):
+        """A cell of the row, by its column's class (the plugin's)."""
         return self.row(table, object_id).find_element(
-            By.CSS_SELECTOR, 'td[data-cell-name="%s"]' % column)
+            By.CSS_SELECTOR, 'td.%s' % css_class).text.strip()
 
     # --- what the user does -------------------------------------------------
 

@@ -33,7 +33,8 @@ class TestLifecycle(base.BrowserTestCase):
         at_s1 = model.copy(model.path + '.s1')
 
         # Snapshot 1 from the volume's row action: a full one.
-        s1 = self.create_snapshot_ui(vid, self.unique_name('snap1'))
+        self.s1_name = self.unique_name('snap1')
+        s1 = self.create_snapshot_ui(vid, self.s1_name)
         self.wait_row_status(SNAPS, s1, 'Available')
         self.shot('snapshot1-available')
         self.open('/project/snapshots/%s' % s1)
@@ -49,10 +50,12 @@ class TestLifecycle(base.BrowserTestCase):
         s2 = self.create_snapshot_ui(vid, self.unique_name('snap2'))
         self.wait_row_status(SNAPS, s2, 'Available')
         self.open('/project/snapshots/')
-        self.assertEqual('incremental',
-                         self.cell(SNAPS, s2, 'chain_kind').text.strip())
-        self.assertEqual('2', self.cell(SNAPS, s2, 'chain_depth').text)
-        self.assertEqual('full', self.cell(SNAPS, s1, 'chain_kind').text)
+        self.assertEqual('incremental', self.cell(SNAPS, s2, 'incsnap-kind'))
+        self.assertEqual('2', self.cell(SNAPS, s2, 'incsnap-depth'))
+        self.assertEqual('full', self.cell(SNAPS, s1, 'incsnap-kind'))
+        self.assertEqual('100%', self.cell(SNAPS, s2, 'incsnap-progress'))
+        # The parent cell names snapshot 1 (it is on the page).
+        self.assertEqual(self.s1_name, self.cell(SNAPS, s2, 'incsnap-parent'))
         self.shot('snapshots-chain-columns')
         self.open('/project/snapshots/%s' % s2)
         self.assertEqual('incremental', self.detail_field('.incsnap-kind'))
@@ -113,8 +116,9 @@ class TestLifecycle(base.BrowserTestCase):
         self.delete_snapshot_ui(s2)
         self.open('/project/volumes/')
         for v in (vid, clone):
+            # Horizon's themed check box: its label takes the click.
             self.row('volumes', v).find_element(
-                By.CSS_SELECTOR, 'input.table-row-multi-select').click()
+                By.CSS_SELECTOR, 'td.multi_select_column label').click()
         self.click('#volumes__action_delete')
         self.modal()
         self.shot('delete-volumes-dialog')

@@ -101,7 +101,7 @@ horizon_local() {
 }
 
 horizon_configure() {
-    local local_dir enabled f
+    local local_dir enabled f code
     mkdir -p "$ETC/horizon" "$HORIZON_STATIC"
     write_conf "$ETC/horizon/local_settings.py" horizon <<EOT
 # Written by tools/aio (tools/aio.d/horizon.sh): Horizon of the stack in $AIO.
@@ -147,6 +147,11 @@ LOGGING = {
     },
 }
 EOT
+    # The plugin runs from the checkout: a change of its code restarts
+    # Horizon (uWSGI loads it once).
+    code=$(find "$HORIZON_PLUGIN/incsnap_dashboard" -type f -name '*.py' -print0 \
+           | sort -z | xargs -0 -r sha1sum)
+    write_conf "$HORIZON_DIR/plugin.sha1" horizon <<< "$code"
     local_dir=$(horizon_local)
     ln -sfn "$ETC/horizon/local_settings.py" "$local_dir/local_settings.py"
     # The plugin's enabled files, as an operator installs them.
@@ -155,8 +160,9 @@ EOT
         [ -f "$f" ] || continue
         write_conf "$enabled/$(basename "$f")" horizon < "$f"
     done
-    {
-        cat <<EOT
+    # (write_conf not at the end of a pipe: it marks the restart in this
+    # shell, not in a subshell.)
+    write_conf "$ETC/horizon/uwsgi.ini" horizon <<EOT
 [uwsgi]
 http-socket = $HOST:$HORIZON_PORT
 wsgi-file = $(horizon_site "$HORIZON_VENV")/openstack_dashboard/wsgi.py
@@ -173,7 +179,6 @@ static-map = /static=$HORIZON_STATIC
 static-expires = /* 3600
 add-header = Connection: close
 EOT
-    } | write_conf "$ETC/horizon/uwsgi.ini" horizon
 }
 
 horizon_manage() {
