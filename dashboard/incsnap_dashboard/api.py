@@ -45,9 +45,15 @@ def snapshots_of(request, volume_id):
 
 
 def revert_check(request, snapshot_id):
-    """(volume, snapshot, refusal) as Cinder has them now."""
+    """(volume, snapshot, refusal) as Cinder has them now.
+
+    The volume comes from Cinder's client itself: Horizon's volume_get
+    also asks Nova about the servers of an attached volume, which fails
+    where there is no Nova, and is not needed here.
+    """
     snapshot = as_snapshot(cinder.volume_snapshot_get(request, snapshot_id))
-    volume = as_volume(cinder.volume_get(request, snapshot.volume_id))
+    volume = as_volume(
+        cinder.cinderclient(request).volumes.get(snapshot.volume_id))
     reason = rules.refusal(volume, snapshot,
                            snapshots_of(request, volume.id))
     return volume, snapshot, reason

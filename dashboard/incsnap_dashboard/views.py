@@ -27,6 +27,7 @@ from horizon import forms
 from horizon import messages
 from horizon.utils import memoized
 
+from openstack_dashboard.api import cinder
 from openstack_dashboard.dashboards.project.snapshots import \
     tabs as snap_tabs
 
@@ -114,7 +115,16 @@ class OverviewTab(snap_tabs.OverviewTab):
     def get_context_data(self, request):
         context = super().get_context_data(request)
         snapshot = context['snapshot']
-        context['chain'] = chain.chain_info(
-            getattr(snapshot, 'metadata', None))
+        info = chain.chain_info(getattr(snapshot, 'metadata', None))
+        context['chain'] = info
+        context['parent_name'] = None
+        if info.parent:
+            try:
+                context['parent_name'] = cinder.volume_snapshot_get(
+                    request, info.parent).name
+            except Exception:
+                # Deleted (an incremental keeps its parent's file), or
+                # not visible: the id stays, still a link.
+                LOG.debug('parent snapshot %s not found', info.parent)
         context['progress'] = chain.progress(api.fields(snapshot))
         return context

@@ -25,6 +25,7 @@ Environment: as :mod:`tests.e2e.base` (INCSNAP_AIO_DIR, AIO_HOST), and
     INCSNAP_CHROMIUM       default /usr/bin/chromium
 """
 
+import json
 import os
 import re
 import shutil
@@ -40,6 +41,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support import ui
 import testtools
 
+from tests.common import commands
 from tests.common import guest_writes
 from tests.common import images
 from tests.common import stack
@@ -264,6 +266,39 @@ class BrowserTestCase(testtools.TestCase):
 
     def wait_cli_status(self, kind, ident, want):
         return STACK.wait_status(kind, ident, want)
+
+    # --- setting up as the demo user (the CLI, not the browser) ---------
+
+    def demo_cli(self, *args):
+        """``openstack ARGS`` as the dashboard's user (JSON output)."""
+        addresses = STACK.addresses()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(OS_AUTH_TYPE='password',
+                   OS_AUTH_URL=addresses['KEYSTONE_URL'],
+                   OS_IDENTITY_API_VERSION='3',
+                   OS_USERNAME=self.user, OS_PASSWORD=self.password,
+                   OS_PROJECT_NAME=addresses.get('HORIZON_PROJECT', 'demo'),
+                   OS_USER_DOMAIN_NAME='Default',
+                   OS_PROJECT_DOMAIN_NAME='Default',
+                   OS_VOLUME_API_VERSION='3')
+        out = commands.run(STACK.openstack_cli, *args, '-f', 'json',
+                           env=env, timeout=120)
+        return json.loads(out)
+
+    def demo_volume(self):
+        vid = self.demo_cli('volume', 'create', '--size', '1',
+                            self.unique_name('vol'))['id']
+        self.addCleanup(STACK.delete_quietly, 'volume', vid)
+        STACK.wait_status('volume', vid, 'available')
+        return vid
+
+    def demo_snapshot(self, volume_id):
+        sid = self.demo_cli('volume', 'snapshot', 'create', '--volume',
+                            volume_id, self.unique_name('snap'))['id']
+        self.addCleanup(STACK.delete_quietly, 'volume snapshot', sid)
+        STACK.wait_status('volume snapshot', sid, 'available')
+        return sid
 
 
 def poll(fn, timeout=TIMEOUT, interval=1.0):
