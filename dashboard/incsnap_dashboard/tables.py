@@ -23,9 +23,9 @@ from django.utils.translation import gettext_lazy as _
 from horizon import tables
 
 from openstack_dashboard.api import cinder
-from openstack_dashboard import policy
 from openstack_dashboard.dashboards.project.snapshots import \
     tables as snap_tables
+from openstack_dashboard import policy
 
 from incsnap_dashboard import api
 from incsnap_dashboard import chain

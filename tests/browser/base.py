@@ -33,8 +33,8 @@ import tempfile
 import time
 import uuid
 
-from selenium import webdriver
 from selenium.common import exceptions as se_exc
+from selenium import webdriver
 from selenium.webdriver.chrome import service as chrome_service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -138,8 +138,10 @@ class BrowserTestCase(testtools.TestCase):
         self.shot('volumes-home')
 
     def modal(self):
-        """The dialog open now, once loaded (Horizon first shows
-        'Loading...' in a dialog without a footer)."""
+        """The dialog open now, once loaded.
+
+        Horizon first shows 'Loading...' in a dialog without a footer.
+        """
         self.find('.modal.in .modal-footer')
         return self.find('.modal.in .modal-content')
 
