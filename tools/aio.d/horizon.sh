@@ -233,6 +233,13 @@ horizon_restart() {
 
 horizon_report() {
     [ -n "$(running_pid horizon)" ] || return 0
-    say "dashboard: $HORIZON_URL  user $DEMO_USER / ${DEMO_PASSWORD:-see $AIO/secrets}" \
-        "(project $DEMO_PROJECT; admin: see $AIO/openrc)"
+    local pw=${DEMO_PASSWORD:-$(sed -n 's/^DEMO_PASSWORD=//p' "$AIO/secrets" 2>/dev/null)}
+    say "dashboard: $HORIZON_URL  user $DEMO_USER, password $pw" \
+        "(project $DEMO_PROJECT; the admin's password is in $AIO/openrc)"
+}
+
+horizon_demo() {
+    horizon_report
+    say "open it in a browser on this machine (it listens on $HOST only)," \
+        "e.g. through ssh -L 8080:$HOST:$HORIZON_PORT"
 }
