@@ -59,6 +59,14 @@ def revert_check(request, snapshot_id):
     return volume, snapshot, reason
 
 
+def volume_revert_check(request, volume_id):
+    """(volume, its newest snapshot or None, refusal) as Cinder has them."""
+    volume = as_volume(cinder.cinderclient(request).volumes.get(volume_id))
+    snapshot, reason = rules.volume_refusal(
+        volume, snapshots_of(request, volume_id))
+    return volume, snapshot, reason
+
+
 def revert(request, volume_id, snapshot_id):
     """Ask Cinder to revert the volume (microversion 3.40)."""
     client = cinder.cinderclient(request, rules.REVERT_MICROVERSION)

@@ -63,6 +63,19 @@ def newest(snapshots):
     return max(snapshots, key=lambda s: (s.created_at or '', s.id))
 
 
+def volume_refusal(volume, snapshots):
+    """A revert of ``volume`` to its newest snapshot: (snapshot, refusal).
+
+    The snapshot is None when the volume has none; the refusal as
+    :func:`refusal`'s, None when the revert is allowed.
+    """
+    latest = newest(s for s in snapshots if s.volume_id == volume.id)
+    if latest is None:
+        return None, ('Volume %s has no snapshot to revert to.'
+                      % volume.label)
+    return latest, refusal(volume, latest, snapshots)
+
+
 def refusal(volume, snapshot, snapshots):
     """Why Cinder would refuse reverting ``volume`` to ``snapshot``.
 

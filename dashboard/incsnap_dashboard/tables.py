@@ -12,9 +12,10 @@
 
 :class:`SnapshotsTable` is Horizon's own project Snapshots table plus the
 chain columns (kind, depth, parent, why full), the progress column and
-the *Revert Volume to Snapshot* row action.  A snapshot without incsnap
-metadata (another backend's) shows "-" in the chain columns; nothing of
-Horizon's table changes.
+the *Revert Volume to Snapshot* row action; :class:`VolumesTable` is
+Horizon's Volumes table plus *Revert to Latest Snapshot*.  A snapshot
+without incsnap metadata (another backend's) shows "-" in the chain
+columns; nothing of Horizon's tables changes.
 """
 
 from django.urls import reverse
@@ -25,6 +26,8 @@ from horizon import tables
 from openstack_dashboard.api import cinder
 from openstack_dashboard.dashboards.project.snapshots import \
     tables as snap_tables
+from openstack_dashboard.dashboards.project.volumes import \
+    tables as vol_tables
 from openstack_dashboard import policy
 
 from incsnap_dashboard import api
@@ -32,6 +35,7 @@ from incsnap_dashboard import chain
 from incsnap_dashboard import rules
 
 REVERT_URL = 'horizon:project:snapshots:incsnap_revert'
+VOLUME_REVERT_URL = 'horizon:project:volumes:incsnap_revert'
 DETAIL_URL = 'horizon:project:snapshots:detail'
 
 
@@ -149,3 +153,27 @@ class SnapshotsTable(snap_tables.VolumeSnapshotsTable):
             siblings = [s for s in (self.data or [])
                         if s.volume_id == snapshot.volume_id]
         return revert_refusal(snapshot, siblings)
+
+
+class RevertVolume(vol_tables.VolumePolicyTargetMixin, tables.LinkAction):
+    """The volume row's way to the same dialog: its newest snapshot.
+
+    Offered for available volumes (the dialog says when there is no
+    snapshot, or why Cinder would refuse).
+    """
+
+    name = 'incsnap_revert_volume'
+    verbose_name = _('Revert to Latest Snapshot')
+    url = VOLUME_REVERT_URL
+    classes = ('ajax-modal',)
+    icon = 'undo'
+    policy_rules = (('volume', 'volume:revert_to_snapshot'),)
+
+    def allowed(self, request, volume=None):
+        return volume is not None and volume.status == 'available'
+
+
+class VolumesTable(vol_tables.VolumesTable):
+    class Meta(vol_tables.VolumesTable.Meta):
+        row_actions = (vol_tables.VolumesTable.Meta.row_actions +
+                       (RevertVolume,))

@@ -92,12 +92,15 @@ class RevertView(forms.ModalFormView):
                               _('Unable to retrieve the snapshot.'),
                               redirect=reverse(INDEX_URL))
 
+    def submit_args(self):
+        return (self.kwargs['snapshot_id'],)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         volume, snapshot, reason = self.check()
         context.update(volume=volume, snapshot=snapshot, refusal=reason,
                        submit_url=reverse(self.submit_url,
-                                          args=(snapshot.id,)))
+                                          args=self.submit_args()))
         if reason:
             # Nothing to confirm: the dialog only says why.
             context['cancel_label'] = _('Close')
@@ -105,6 +108,31 @@ class RevertView(forms.ModalFormView):
 
     def get_initial(self):
         return {'snapshot_id': self.kwargs['snapshot_id']}
+
+
+class RevertVolumeView(RevertView):
+    """The dialog from the volume's row: its newest snapshot."""
+
+    submit_url = 'horizon:project:volumes:incsnap_revert'
+    success_url = reverse_lazy('horizon:project:volumes:index')
+
+    @memoized.memoized_method
+    def check(self):
+        try:
+            return api.volume_revert_check(self.request,
+                                           self.kwargs['volume_id'])
+        except Exception:
+            exceptions.handle(self.request,
+                              _('Unable to retrieve the volume.'),
+                              redirect=reverse(
+                                  'horizon:project:volumes:index'))
+
+    def submit_args(self):
+        return (self.kwargs['volume_id'],)
+
+    def get_initial(self):
+        _volume, snapshot, _reason = self.check()
+        return {'snapshot_id': snapshot.id if snapshot else ''}
 
 
 class OverviewTab(snap_tabs.OverviewTab):

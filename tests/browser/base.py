@@ -296,8 +296,13 @@ class BrowserTestCase(testtools.TestCase):
         return vid
 
     def demo_snapshot(self, volume_id):
+        """A snapshot, available; its id (its name in self.names)."""
+        name = self.unique_name('snap')
         sid = self.demo_cli('volume', 'snapshot', 'create', '--volume',
-                            volume_id, self.unique_name('snap'))['id']
+                            volume_id, name)['id']
+        if not hasattr(self, 'names'):
+            self.names = {}
+        self.names[sid] = name
         self.addCleanup(STACK.delete_quietly, 'volume snapshot', sid)
         STACK.wait_status('volume snapshot', sid, 'available')
         return sid

@@ -54,11 +54,13 @@ class TestBadInput(base.BrowserTestCase):
             By.CSS_SELECTOR, '.modal-footer input[type=submit]'))
         self.shot('older-snapshot-refused')
 
-        # The newest one, but the volume is attached between the dialog
-        # opening and its confirmation: Cinder's rule, checked again.
-        self.open('/project/snapshots/')
-        self.row_action(SNAPS, s2, 'incsnap_revert')
-        self.modal()
+        # From the volume's row: the dialog for its newest snapshot.  The
+        # volume is attached between the dialog opening and its
+        # confirmation: Cinder's rule, checked again.
+        self.open('/project/volumes/')
+        self.row_action('volumes', vid, 'incsnap_revert_volume')
+        self.assertIn(self.names[s2], self.modal().text)
+        self.shot('volume-row-revert-dialog')
         attachment, _info = STACK.attach(vid, str(uuid.uuid4()))
         self.addCleanup(STACK.detach, attachment, check=False)
         STACK.wait_status('volume', vid, 'in-use')

@@ -88,3 +88,21 @@ class NewestTest(testtools.TestCase):
         a = snap('a', '2026-12-03T10:00:00')
         b = snap('b', '2026-12-03T10:00:00')
         self.assertEqual(rules.newest([a, b]), rules.newest([b, a]))
+
+
+class VolumeRefusalTest(testtools.TestCase):
+
+    def test_the_newest_snapshot_is_the_one(self):
+        self.assertEqual((S2, None), rules.volume_refusal(VOL, [S1, S2]))
+
+    def test_no_snapshot(self):
+        snap_, why = rules.volume_refusal(VOL, [])
+        self.assertIsNone(snap_)
+        self.assertIn('no snapshot', why)
+        self.assertIn('data', why)
+
+    def test_refused_as_the_snapshot_row_is(self):
+        vol = rules.Volume(id='v1', status='in-use', size=1)
+        snap_, why = rules.volume_refusal(vol, [S1, S2])
+        self.assertEqual(S2, snap_)
+        self.assertIn('in-use', why)
