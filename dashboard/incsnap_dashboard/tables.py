@@ -149,9 +149,18 @@ class SnapshotsTable(snap_tables.VolumeSnapshotsTable):
 
     def revert_refusal(self, snapshot):
         siblings = getattr(snapshot, '_incsnap_siblings', None)
-        if siblings is None:
-            siblings = [s for s in (self.data or [])
+        if siblings is None and self.data:
+            siblings = [s for s in self.data
                         if s.volume_id == snapshot.volume_id]
+        if siblings is None:
+            # A table without rows: the snapshot's page renders its
+            # actions with one.
+            try:
+                siblings = cinder.volume_snapshot_list(
+                    self.request,
+                    search_opts={'volume_id': snapshot.volume_id})
+            except Exception:
+                siblings = [snapshot]   # the dialog checks again
         return revert_refusal(snapshot, siblings)
 
 

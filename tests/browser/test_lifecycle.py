@@ -65,6 +65,10 @@ class TestLifecycle(base.BrowserTestCase):
         self.wait(lambda d: d.current_url.rstrip('/').endswith(s1), 30,
                   'the parent link does not lead to snapshot 1')
         self.assertIn(s1, self.find('.detail').text)
+        # Snapshot 1's own page: its revert is disabled (2 is newer).
+        self.assertIn('disabled', self.driver.find_element(
+            By.CSS_SELECTOR, '#%s__row_%s__action_incsnap_revert'
+            % (SNAPS, s1)).get_attribute('class').split())
         self.shot('parent-link-followed')
 
         # Junk over the data, then revert with the plugin's action.

@@ -225,10 +225,14 @@ horizon_ready() {
     wait_for "horizon on port $HORIZON_PORT" 90 http_ok "${HORIZON_URL}auth/login/"
 }
 
+# restart: the process only (up makes the demo user and the static files).
 horizon_restart() {
+    [ -f "$ETC/horizon/uwsgi.ini" ] || die "no Horizon in $AIO (tools/aio up)"
     stop_svc horizon
-    horizon_start
+    say "starting horizon (uWSGI) on $HOST:$HORIZON_PORT"
+    start_bg horizon root "$HORIZON_VENV/bin/uwsgi" --ini "$ETC/horizon/uwsgi.ini"
     horizon_ready
+    say "horizon restarted (pid $(running_pid horizon))"
 }
 
 horizon_report() {
