@@ -273,6 +273,10 @@ class BrowserTestCase(testtools.TestCase):
 
     def demo_cli(self, *args):
         """``openstack ARGS`` as the dashboard's user (JSON output)."""
+        return json.loads(self.demo_cli_text(*args, '-f', 'json'))
+
+    def demo_cli_text(self, *args):
+        """``openstack ARGS`` as the dashboard's user (its output)."""
         addresses = STACK.addresses()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith('OS_')}
@@ -284,9 +288,8 @@ class BrowserTestCase(testtools.TestCase):
                    OS_USER_DOMAIN_NAME='Default',
                    OS_PROJECT_DOMAIN_NAME='Default',
                    OS_VOLUME_API_VERSION='3')
-        out = commands.run(STACK.openstack_cli, *args, '-f', 'json',
-                           env=env, timeout=120)
-        return json.loads(out)
+        return commands.run(STACK.openstack_cli, *args, env=env,
+                            timeout=120)
 
     def demo_volume(self):
         vid = self.demo_cli('volume', 'create', '--size', '1',

@@ -89,3 +89,24 @@ class TestBadInput(base.BrowserTestCase):
             By.CSS_SELECTOR, '#%s__row_%s__action_incsnap_revert'
             % (SNAPS, sid)), seen)
         self.assertEqual([], STACK.files_named(sid))
+
+    def test_snapshot_without_incsnap_properties_shows_blanks(self):
+        # Another backend's snapshot has no incsnap:* properties: one of
+        # ours with them removed stands in for it.
+        vid = self.demo_volume()
+        sid = self.demo_snapshot(vid)
+        self.demo_cli_text('volume', 'snapshot', 'unset',
+                           '--property', 'incsnap:kind',
+                           '--property', 'incsnap:chain_depth',
+                           '--property', 'incsnap:full_reason', sid)
+        self.login()
+        self.open('/project/snapshots/')
+        for column in ('incsnap-kind', 'incsnap-depth', 'incsnap-parent',
+                       'incsnap-reason'):
+            self.assertEqual('-', self.cell(SNAPS, sid, column), column)
+        self.assertEqual('Available', self.row_status(SNAPS, sid))
+        self.shot('snapshot-without-properties')
+        self.open('/project/snapshots/%s' % sid)
+        self.assertEqual('-', self.detail_field('.incsnap-kind'))
+        self.assertEqual('-', self.detail_field('.incsnap-parent'))
+        self.shot('snapshot-without-properties-page')
