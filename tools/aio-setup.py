@@ -23,6 +23,9 @@ dozen ``openstack`` CLI calls (each costs about 1.5 s of start-up).
         waits until cinder-scheduler and cinder-volume report "up" and the
         scheduler lists a pool of HOST@NAME, then makes the volume type
         NAME bound to the backend of that name
+    aio-setup.py demo-user --name NAME --project PROJECT --password PW
+        project PROJECT and user NAME, a member there: the cloud user who
+        logs into the dashboard
 """
 
 import argparse
@@ -126,6 +129,30 @@ def ensure_volume_type(conn, backend):
         log('bound volume type %s to backend %s' % (backend, backend))
 
 
+def ensure_demo_user(conn, name, project_name, password):
+    ident = conn.identity
+    project = ident.find_project(project_name, domain_id=DOMAIN)
+    if project is None:
+        project = ident.create_project(name=project_name, domain_id=DOMAIN,
+                                       description='The demo user\'s')
+        log('created project %s' % project_name)
+    user = ident.find_user(name, domain_id=DOMAIN)
+    if user is None:
+        user = ident.create_user(name=name, domain_id=DOMAIN,
+                                 password=password,
+                                 default_project_id=project.id)
+        log('created user %s' % name)
+    else:
+        ident.update_user(user, password=password)
+    role = ident.find_role('member')
+    if role is None:
+        role = ident.create_role(name='member')
+        log('created role member')
+    if not ident.validate_user_has_project_role(project, user, role):
+        ident.assign_project_role_to_user(project, user, role)
+        log('gave %s the role member in project %s' % (name, project_name))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
@@ -137,11 +164,17 @@ def main():
     p.add_argument('--host', required=True,
                    help='the [DEFAULT] host of cinder-volume')
     p.add_argument('--wait', type=float, default=120)
+    p = sub.add_parser('demo-user')
+    p.add_argument('--name', required=True)
+    p.add_argument('--project', required=True)
+    p.add_argument('--password', required=True)
     args = parser.parse_args()
 
     conn = openstack.connect()
     if args.cmd == 'identity':
         ensure_identity(conn, args.cinder_password, args.volume_url)
+    elif args.cmd == 'demo-user':
+        ensure_demo_user(conn, args.name, args.project, args.password)
     else:
         wait_services(conn, '%s@%s' % (args.host, args.backend),
                       time.monotonic() + args.wait)

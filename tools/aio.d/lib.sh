@@ -35,6 +35,7 @@
 #   <p>_stop         stop it (default: its processes in reverse, TERM)
 #   <p>_status       extra lines after the process table; non-zero = down
 #   <p>_report       shown at the end of up and of status
+#   <p>_demo         shown at the end of demo (how to go on by hand)
 #   <p>_restart NAME restart one of its aio_restartable processes
 
 T0=$(date +%s%N)
