@@ -36,6 +36,7 @@ from incsnap_driver import online
 from incsnap_driver.ops import backend as backend_mod
 from incsnap_driver.ops import copies
 from incsnap_driver.ops import delete
+from incsnap_driver.ops import pools
 from incsnap_driver.ops import revert
 from incsnap_driver.ops import snapshot as snapshot_op
 from incsnap_driver.ops import volume as volume_op
@@ -137,20 +138,27 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         """
 
     def _update_volume_stats(self):
-        super()._update_volume_stats()
-        self._stats['driver_version'] = VERSION
-        self._stats['vendor_name'] = 'Open Source'
-        self._stats['storage_protocol'] = 'NFS'
-        backend = self.configuration.safe_get('volume_backend_name')
-        self._stats['volume_backend_name'] = (backend or
-                                              self.volume_backend_name)
+        """The backend's stats: one pool per share, totals from them.
+
+        Each share's capacity is read once (``stat -f`` and ``du``); the
+        NFS driver's own stats would read every share again for the
+        backend's totals.
+        """
+        self._ensure_shares_mounted()
         ours = {'sparse_copy_volume': True}
         if self.backend is not None:
             settings = self.backend.settings
             ours.update(incremental_snapshots=settings.incremental,
                         snapshot_delta_max=settings.delta_max)
-        self._stats.update(ours)
-        self._stats['pools'] = self._pool_stats(ours)
+        conf = self.configuration
+        self._stats = pools.backend_stats(
+            [self._share_capacity(share) for share in self._mounted_shares],
+            backend_name=(conf.safe_get('volume_backend_name') or
+                          self.volume_backend_name),
+            driver_version=VERSION,
+            reserved_percentage=conf.reserved_percentage,
+            over_subscription_ratio=self.max_over_subscription_ratio,
+            thin=conf.nfs_sparsed_volumes, extra=ours)
 
     # -- from Cinder's objects to plain values -----------------------------
 

@@ -33,15 +33,6 @@ LOG = logging.getLogger(__name__)
 class SharePools:
     """Pools, placement by pool and moves between pools."""
 
-    def _pool_stats(self, extra):
-        """One entry of the stats' ``pools`` per mounted share."""
-        conf = self.configuration
-        return [pools.pool_stats(self._share_capacity(share),
-                                 conf.reserved_percentage,
-                                 self.max_over_subscription_ratio,
-                                 conf.nfs_sparsed_volumes, extra=extra)
-                for share in self._mounted_shares]
-
     def _share_capacity(self, share):
         total, free, _allocated = self._get_capacity_info(share)
         if self.configuration.nfs_sparsed_volumes:

@@ -56,6 +56,23 @@ class ShareCapacity:
     provisioned: float
 
 
+def _policy(reserved_percentage, over_subscription_ratio, thin):
+    """What the backend and every pool say alike of provisioning."""
+    return {
+        'reserved_percentage': reserved_percentage,
+        'max_over_subscription_ratio': over_subscription_ratio,
+        'thin_provisioning_support': bool(thin),
+        'thick_provisioning_support': not thin,
+        'QoS_support': False,
+    }
+
+
+def _figures(total, free, provisioned):
+    return {'total_capacity_gb': round(total / units.Gi, 2),
+            'free_capacity_gb': round(free / units.Gi, 2),
+            'provisioned_capacity_gb': round(provisioned / units.Gi, 2)}
+
+
 def pool_stats(capacity, reserved_percentage, over_subscription_ratio,
                thin, extra=None):
     """The scheduler's view of one share (one entry of ``pools``).
@@ -63,18 +80,36 @@ def pool_stats(capacity, reserved_percentage, over_subscription_ratio,
     ``extra``: capabilities every pool carries (the scheduler filters on
     a pool's own capabilities, not the backend's top level).
     """
+    stats = {'pool_name': pool_name(capacity.share)}
+    stats.update(_figures(capacity.total, capacity.free,
+                          capacity.provisioned))
+    stats.update(_policy(reserved_percentage, over_subscription_ratio, thin))
+    stats.update(extra or {})
+    return stats
+
+
+def backend_stats(capacities, backend_name, driver_version,
+                  reserved_percentage, over_subscription_ratio, thin,
+                  extra=None):
+    """The backend's stats: a pool per share, the totals their sums.
+
+    ``capacities``: a :class:`ShareCapacity` per mounted share; the
+    fields the NFS driver reports at the top level, with the figures
+    added up over the shares (the scheduler reads the pools).
+    """
     stats = {
-        'pool_name': pool_name(capacity.share),
-        'total_capacity_gb': round(capacity.total / units.Gi, 2),
-        'free_capacity_gb': round(capacity.free / units.Gi, 2),
-        'provisioned_capacity_gb': round(capacity.provisioned / units.Gi,
-                                         2),
-        'reserved_percentage': reserved_percentage,
-        'max_over_subscription_ratio': over_subscription_ratio,
-        'thin_provisioning_support': bool(thin),
-        'thick_provisioning_support': not thin,
-        'QoS_support': False,
+        'volume_backend_name': backend_name,
+        'vendor_name': 'Open Source',
+        'driver_version': driver_version,
+        'storage_protocol': 'NFS',
+        'pools': [pool_stats(c, reserved_percentage,
+                             over_subscription_ratio, thin, extra=extra)
+                  for c in capacities],
     }
+    stats.update(_figures(sum(c.total for c in capacities),
+                          sum(c.free for c in capacities),
+                          sum(c.provisioned for c in capacities)))
+    stats.update(_policy(reserved_percentage, over_subscription_ratio, thin))
     stats.update(extra or {})
     return stats
 

@@ -48,6 +48,12 @@ class TestSharesArePools(base.FunctionalTestCase):
 
     def stats_by_pool(self):
         stats = self.driver.get_volume_stats(refresh=True)
+        # The backend's totals are the pools' sums.
+        for key in ('total_capacity_gb', 'free_capacity_gb',
+                    'provisioned_capacity_gb'):
+            self.assertAlmostEqual(
+                sum(p[key] for p in stats['pools']), stats[key], delta=0.02)
+        self.assertEqual(self.backend, stats['volume_backend_name'])
         return {p['pool_name']: p for p in stats['pools']}
 
     def test_each_share_is_a_pool(self):

@@ -59,6 +59,39 @@ class TestPoolStats(testtools.TestCase):
         self.assertTrue(stats['thick_provisioning_support'])
 
 
+class TestBackendStats(testtools.TestCase):
+
+    def test_a_pool_per_share_and_totals_their_sums(self):
+        caps = [pools.ShareCapacity(A, total=10 * GiB, free=4 * GiB,
+                                    provisioned=7 * GiB),
+                pools.ShareCapacity(B, total=6 * GiB, free=5 * GiB,
+                                    provisioned=0.5 * GiB)]
+        stats = pools.backend_stats(caps, 'incsnap', '1.0.0', 5, 20.0,
+                                    thin=True,
+                                    extra={'incremental_snapshots': True})
+        self.assertEqual([A, B], [p['pool_name'] for p in stats['pools']])
+        self.assertEqual(16.0, stats['total_capacity_gb'])
+        self.assertEqual(9.0, stats['free_capacity_gb'])
+        self.assertEqual(7.5, stats['provisioned_capacity_gb'])
+        self.assertEqual(('incsnap', '1.0.0', 'NFS', 'Open Source'),
+                         (stats['volume_backend_name'],
+                          stats['driver_version'], stats['storage_protocol'],
+                          stats['vendor_name']))
+        self.assertEqual(5, stats['reserved_percentage'])
+        self.assertEqual(20.0, stats['max_over_subscription_ratio'])
+        self.assertTrue(stats['thin_provisioning_support'])
+        self.assertFalse(stats['QoS_support'])
+        self.assertTrue(stats['incremental_snapshots'])
+        self.assertTrue(stats['pools'][1]['incremental_snapshots'])
+
+    def test_no_share_mounted(self):
+        stats = pools.backend_stats([], 'incsnap', '1.0.0', 0, 1.0,
+                                    thin=False)
+        self.assertEqual([], stats['pools'])
+        self.assertEqual(0, stats['total_capacity_gb'])
+        self.assertTrue(stats['thick_provisioning_support'])
+
+
 class TestPlanMove(testtools.TestCase):
 
     def test_other_pool_of_same_backend_is_moved(self):
