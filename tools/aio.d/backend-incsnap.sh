@@ -55,75 +55,9 @@ EOT
 }
 
 backend_incsnap_configure() {
-    mkdir -p "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE" "$ETC/cinder"
-    # An export is written by cinder (its own files) and by root through
-    # rootwrap (qemu-img): owned by cinder, like an NFS export squashed to it.
-    chown "$CINDER_USER:$CINDER_USER" "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE"
-    chmod 0775 "${INCSNAP_SHARE_DIRS[@]}"
-    printf '%s\n' "${INCSNAP_SHARES[@]}" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
+    shares_prepare INCSNAP_SHARES INCSNAP_SHARE_DIRS "$ETC/cinder/nfs_shares"
 }
 
-# The bind mount that stands in for the NFS mount of share $1: os-brick's
-# RemoteFsClient skips mounting a share whose mount point (<base>/<md5 of
-# the share>) is already in /proc/mounts (os_brick/remotefs/remotefs.py,
-# mount()).
-mount_point() {
-    echo "$MNT_BASE/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
-}
-
-is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
-
-backend_incsnap_start() {
-    local i mp
-    for i in "${!INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "${INCSNAP_SHARES[i]}")
-        if ! is_mounted "$mp"; then
-            install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
-            mount --bind "${INCSNAP_SHARE_DIRS[i]}" "$mp"
-            say "bind-mounted ${INCSNAP_SHARE_DIRS[i]} on $mp (stands in for NFS ${INCSNAP_SHARES[i]})"
-        fi
-    done
-}
-
-# Processes with their working folder or a file under folder $1.
-holders_of() {
-    local p l t
-    for p in /proc/[0-9]*; do
-        for l in "$p/cwd" "$p/root" "$p"/fd/*; do
-            t=$(readlink "$l" 2>/dev/null) || continue
-            case $t in "$1"|"$1"/*)
-                echo "${p#/proc/} ($(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-60))"
-                break ;;
-            esac
-        done
-    done
-}
-
-backend_incsnap_stop() {
-    local share mp rc=0
-    for share in "${INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "$share")
-        is_mounted "$mp" || continue
-        if umount "$mp"; then
-            say "unmounted $mp"
-        else
-            say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
-            rc=1
-        fi
-    done
-    return $rc
-}
-
-backend_incsnap_status() {
-    local i mp rc=0
-    for i in "${!INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "${INCSNAP_SHARES[i]}")
-        if is_mounted "$mp"; then
-            status_line bind-mount - "up (${INCSNAP_SHARE_DIRS[i]} on $mp)"
-        else
-            status_line bind-mount - "down (${INCSNAP_SHARE_DIRS[i]})"
-            rc=1
-        fi
-    done
-    return $rc
-}
+backend_incsnap_start() { shares_mount INCSNAP_SHARES INCSNAP_SHARE_DIRS; }
+backend_incsnap_stop() { shares_unmount INCSNAP_SHARES; }
+backend_incsnap_status() { shares_status INCSNAP_SHARES INCSNAP_SHARE_DIRS; }

@@ -316,3 +316,90 @@ write_stack_env() {
 
 # A line of the status table.
 status_line() { printf '%-18s %-8s %s\n' "$1" "$2" "$3"; }
+
+# --- Shares: bind mounts standing in for NFS mounts (DESIGN.md section 3)
+# A backend piece names two arrays: its shares (host:/path, as in its
+# nfs_shares file) and the folders that are their "exports"; all backends
+# mount under one nfs_mount_point_base, $MNT_BASE.
+
+# The mount point of share $1: os-brick's RemoteFsClient skips mounting a
+# share whose mount point (<base>/<md5 of the share>) is already in
+# /proc/mounts (os_brick/remotefs/remotefs.py, mount()).
+mount_point() {
+    echo "$MNT_BASE/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
+}
+
+is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
+
+# Processes with their working folder or a file under folder $1.
+holders_of() {
+    local p l t
+    for p in /proc/[0-9]*; do
+        for l in "$p/cwd" "$p/root" "$p"/fd/*; do
+            t=$(readlink "$l" 2>/dev/null) || continue
+            case $t in "$1"|"$1"/*)
+                echo "${p#/proc/} ($(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-60))"
+                break ;;
+            esac
+        done
+    done
+}
+
+# shares_mount SHARES_ARRAY DIRS_ARRAY: bind-mount each export folder on
+# its share's mount point, owned by cinder like an export squashed to it.
+shares_mount() {
+    local -n _shares=$1 _dirs=$2
+    local i mp
+    for i in "${!_shares[@]}"; do
+        mp=$(mount_point "${_shares[i]}")
+        if ! is_mounted "$mp"; then
+            install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
+            mount --bind "${_dirs[i]}" "$mp"
+            say "bind-mounted ${_dirs[i]} on $mp (stands in for NFS ${_shares[i]})"
+        fi
+    done
+}
+
+# shares_unmount SHARES_ARRAY: fails naming the processes that hold one.
+shares_unmount() {
+    local -n _shares=$1
+    local share mp rc=0
+    for share in "${_shares[@]}"; do
+        mp=$(mount_point "$share")
+        is_mounted "$mp" || continue
+        if umount "$mp"; then
+            say "unmounted $mp"
+        else
+            say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
+            rc=1
+        fi
+    done
+    return $rc
+}
+
+# shares_status SHARES_ARRAY DIRS_ARRAY
+shares_status() {
+    local -n _shares=$1 _dirs=$2
+    local i mp rc=0
+    for i in "${!_shares[@]}"; do
+        mp=$(mount_point "${_shares[i]}")
+        if is_mounted "$mp"; then
+            status_line bind-mount - "up (${_dirs[i]} on $mp)"
+        else
+            status_line bind-mount - "down (${_dirs[i]})"
+            rc=1
+        fi
+    done
+    return $rc
+}
+
+# shares_prepare SHARES_ARRAY DIRS_ARRAY NFS_SHARES_FILE: the export
+# folders (written by cinder, and by root through rootwrap) and the
+# backend's nfs_shares_config file.
+shares_prepare() {
+    local -n _shares=$1 _dirs=$2
+    mkdir -p "${_dirs[@]}" "$MNT_BASE" "$(dirname "$3")"
+    chown "$CINDER_USER:$CINDER_USER" "${_dirs[@]}" "$MNT_BASE"
+    chmod 0775 "${_dirs[@]}"
+    printf '%s\n' "${_shares[@]}" | write_conf "$3" cinder-volume
+}

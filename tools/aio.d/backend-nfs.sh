@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# The Cinder backend "nfs": Cinder's stock NfsDriver with its snapshots on
+# (nfs_snapshot_support: qcow2 overlays on the active volume, deletes that
+# merge, Cinder's generic revert) and raw volume files, on its own share
+# $HOST:/srv/stock-nfs-export, a bind mount of $AIO/export-nfs (DESIGN.md
+# section 3).  What an operator would otherwise run: the benchmarks
+# compare this driver with it (tools/bench-stock), and a backup of an
+# incsnap volume restores into one of its raw volumes.  Volume type "nfs";
+# the default type stays the first backend's (incsnap).
+# AIO_STOCK_NFS=0 leaves it out of the stack.
+aio_piece backend-nfs
+
+if [ "${AIO_STOCK_NFS:-1}" != 0 ]; then
+    NFS_BACKEND=nfs
+    NFS_SHARE_DIRS=("$AIO/export-nfs")
+    NFS_SHARES=("$HOST:/srv/stock-nfs-export")
+    CINDER_BACKENDS+=("$NFS_BACKEND")
+    CINDER_DRIVERS+=("$STOCK_DRIVER")
+    CINDER_CONF_HOOKS+=(backend_nfs_conf)
+else
+    NFS_SHARES=()
+    NFS_SHARE_DIRS=()
+fi
+
+backend_nfs_conf() {
+    cat <<EOT
+
+[$NFS_BACKEND]
+volume_driver = $STOCK_DRIVER
+volume_backend_name = $NFS_BACKEND
+nfs_shares_config = $ETC/cinder/nfs_shares_stock
+nfs_mount_point_base = $MNT_BASE
+nfs_snapshot_support = true
+nfs_qcow2_volumes = false
+nfs_sparsed_volumes = true
+nas_secure_file_operations = false
+nas_secure_file_permissions = false
+EOT
+}
+
+backend_nfs_configure() {
+    [ ${#NFS_SHARES[@]} -gt 0 ] || return 0
+    shares_prepare NFS_SHARES NFS_SHARE_DIRS "$ETC/cinder/nfs_shares_stock"
+}
+backend_nfs_start() { shares_mount NFS_SHARES NFS_SHARE_DIRS; }
+backend_nfs_stop() { shares_unmount NFS_SHARES; }
+backend_nfs_status() { shares_status NFS_SHARES NFS_SHARE_DIRS; }
