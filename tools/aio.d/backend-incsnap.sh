@@ -36,18 +36,8 @@ backend_incsnap_conf() {
     # Options of the incsnap driver.  Cinder only reads options that some
     # code registered, so the stock driver ignores them (checked: no
     # warning, no error); they are written for both.
+    nfs_backend_conf "$BACKEND" "$VOLUME_DRIVER" "$ETC/cinder/nfs_shares" true
     cat <<EOT
-
-[$BACKEND]
-volume_driver = $VOLUME_DRIVER
-volume_backend_name = $BACKEND
-nfs_shares_config = $ETC/cinder/nfs_shares
-nfs_mount_point_base = $MNT_BASE
-nfs_snapshot_support = true
-nfs_qcow2_volumes = true
-nfs_sparsed_volumes = true
-nas_secure_file_operations = false
-nas_secure_file_permissions = false
 kvm_incremental_snapshot = true
 snapshot_delta_max = 3
 incsnap_libvirt_uri = $LIBVIRT_URI

@@ -23,19 +23,7 @@ else
 fi
 
 backend_nfs_conf() {
-    cat <<EOT
-
-[$NFS_BACKEND]
-volume_driver = $STOCK_DRIVER
-volume_backend_name = $NFS_BACKEND
-nfs_shares_config = $ETC/cinder/nfs_shares_stock
-nfs_mount_point_base = $MNT_BASE
-nfs_snapshot_support = true
-nfs_qcow2_volumes = false
-nfs_sparsed_volumes = true
-nas_secure_file_operations = false
-nas_secure_file_permissions = false
-EOT
+    nfs_backend_conf "$NFS_BACKEND" "$STOCK_DRIVER" "$ETC/cinder/nfs_shares_stock" false
 }
 
 backend_nfs_configure() {

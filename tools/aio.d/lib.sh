@@ -403,3 +403,22 @@ shares_prepare() {
     chmod 0775 "${_dirs[@]}"
     printf '%s\n' "${_shares[@]}" | write_conf "$3" cinder-volume
 }
+
+# nfs_backend_conf NAME DRIVER SHARES_FILE QCOW2: the cinder.conf section
+# of an NFS-style backend on bind-mounted shares (snapshots on; qcow2 or
+# raw volume files); the caller may append options of its own.
+nfs_backend_conf() {
+    cat <<EOT
+
+[$1]
+volume_driver = $2
+volume_backend_name = $1
+nfs_shares_config = $3
+nfs_mount_point_base = $MNT_BASE
+nfs_snapshot_support = true
+nfs_qcow2_volumes = $4
+nfs_sparsed_volumes = true
+nas_secure_file_operations = false
+nas_secure_file_permissions = false
+EOT
+}
