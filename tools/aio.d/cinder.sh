@@ -201,7 +201,7 @@ EOT
         fi
     done
 
-    uwsgi_ini cinder-api "$CINDER_PORT" cinder.wsgi.api:application <<EOT \
+    uwsgi_ini "$CINDER_PORT" "module = cinder.wsgi.api:application" <<EOT \
         | write_conf "$ETC/cinder/uwsgi.ini" cinder-api
 pyargv = --config-file $ETC/cinder/cinder.conf
 EOT
@@ -251,9 +251,7 @@ cinder_start() {
         fi
     done
     if [ -z "$(running_pid cinder-api)" ]; then
-        port_free cinder-api "$HOST" "$CINDER_PORT"
-        say "starting cinder-api (uWSGI) on $HOST:$CINDER_PORT"
-        start_bg cinder-api "$CINDER_USER" "$VENV/bin/uwsgi" --ini "$ETC/cinder/uwsgi.ini"
+        start_uwsgi cinder-api "$CINDER_USER" "$VENV" "$ETC/cinder/uwsgi.ini" "$CINDER_PORT"
     fi
     for s in cinder-scheduler cinder-volume; do
         if [ -z "$(running_pid "$s")" ]; then

@@ -160,24 +160,11 @@ EOT
         [ -f "$f" ] || continue
         write_conf "$enabled/$(basename "$f")" horizon < "$f"
     done
-    # (write_conf not at the end of a pipe: it marks the restart in this
-    # shell, not in a subshell.)
-    write_conf "$ETC/horizon/uwsgi.ini" horizon <<EOT
-[uwsgi]
-http-socket = $HOST:$HORIZON_PORT
-wsgi-file = $(horizon_site "$HORIZON_VENV")/openstack_dashboard/wsgi.py
-virtualenv = $HORIZON_VENV
-master = true
-processes = 2
-threads = 4
-enable-threads = true
-lazy-apps = true
-die-on-term = true
-need-app = true
-buffer-size = 65535
+    uwsgi_ini "$HORIZON_PORT" \
+        "wsgi-file = $(horizon_site "$HORIZON_VENV")/openstack_dashboard/wsgi.py" \
+        "$HORIZON_VENV" 4 <<EOT | write_conf "$ETC/horizon/uwsgi.ini" horizon
 static-map = /static=$HORIZON_STATIC
 static-expires = /* 3600
-add-header = Connection: close
 EOT
 }
 
@@ -215,9 +202,7 @@ horizon_start() {
         --password "$DEMO_PASSWORD"
     horizon_collect_static
     if needs_start horizon; then
-        port_free horizon "$HOST" "$HORIZON_PORT"
-        say "starting horizon (uWSGI) on $HOST:$HORIZON_PORT"
-        start_bg horizon root "$HORIZON_VENV/bin/uwsgi" --ini "$ETC/horizon/uwsgi.ini"
+        start_uwsgi horizon root "$HORIZON_VENV" "$ETC/horizon/uwsgi.ini" "$HORIZON_PORT"
     fi
 }
 
@@ -229,8 +214,7 @@ horizon_ready() {
 horizon_restart() {
     [ -f "$ETC/horizon/uwsgi.ini" ] || die "no Horizon in $AIO (tools/aio up)"
     stop_svc horizon
-    say "starting horizon (uWSGI) on $HOST:$HORIZON_PORT"
-    start_bg horizon root "$HORIZON_VENV/bin/uwsgi" --ini "$ETC/horizon/uwsgi.ini"
+    start_uwsgi horizon root "$HORIZON_VENV" "$ETC/horizon/uwsgi.ini" "$HORIZON_PORT"
     horizon_ready
     say "horizon restarted (pid $(running_pid horizon))"
 }

@@ -38,7 +38,7 @@ key_repository = $ETC/keystone/credential-keys
 [oslo_policy]
 enforce_scope = false
 EOT
-    uwsgi_ini keystone "$KEYSTONE_PORT" keystone.wsgi.api:application <<EOT \
+    uwsgi_ini "$KEYSTONE_PORT" "module = keystone.wsgi.api:application" <<EOT \
         | write_conf "$ETC/keystone/uwsgi.ini" keystone
 env = OS_KEYSTONE_CONFIG_FILES=$ETC/keystone/keystone.conf
 EOT
@@ -68,9 +68,7 @@ keystone_start() {
         --bootstrap-internal-url "$KEYSTONE_URL/" \
         --bootstrap-public-url "$KEYSTONE_URL/"
     if needs_start keystone; then
-        port_free keystone "$HOST" "$KEYSTONE_PORT"
-        say "starting keystone (uWSGI) on $HOST:$KEYSTONE_PORT"
-        start_bg keystone root "$VENV/bin/uwsgi" --ini "$ETC/keystone/uwsgi.ini"
+        start_uwsgi keystone root "$VENV" "$ETC/keystone/uwsgi.ini" "$KEYSTONE_PORT"
     fi
 }
 

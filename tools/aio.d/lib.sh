@@ -242,19 +242,21 @@ write_conf() {
     fi
 }
 
-# uwsgi_ini NAME PORT WSGI-MODULE [extra lines on stdin]: the uWSGI
-# configuration of a WSGI service on $HOST:PORT, from the stack's venv.
+# uwsgi_ini PORT APP [VENV [THREADS]] [extra lines on stdin]: the uWSGI
+# configuration of a WSGI service on $HOST:PORT.  APP is its application
+# line ("module = pkg.wsgi:application" or "wsgi-file = /path/wsgi.py");
+# VENV defaults to the stack's venv, THREADS (per process) to 1.
 uwsgi_ini() {
-    local port=$2 module=$3 extra
+    local port=$1 app=$2 venv=${3:-$VENV} threads=${4:-1} extra
     extra=$(cat)
     cat <<EOF
 [uwsgi]
 http-socket = $HOST:$port
-module = $module
-virtualenv = $VENV
+$app
+virtualenv = $venv
 master = true
 processes = 2
-threads = 1
+threads = $threads
 lazy-apps = true
 enable-threads = true
 die-on-term = true
@@ -263,6 +265,14 @@ buffer-size = 65535
 add-header = Connection: close
 $extra
 EOF
+}
+
+# start_uwsgi NAME USER VENV INI PORT: the one way a uWSGI service starts
+# (by up and by restart), once its port is free.
+start_uwsgi() {
+    port_free "$1" "$HOST" "$5"
+    say "starting $1 (uWSGI) on $HOST:$5"
+    start_bg "$1" "$2" "$3/bin/uwsgi" --ini "$4"
 }
 
 # --- machine-wide things ------------------------------------------------------
