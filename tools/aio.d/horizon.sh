@@ -54,14 +54,7 @@ horizon_base_key() {
 build_horizon_venv() {
     local base=$1
     [ -f "$base/.aio-complete" ] && return 0
-    rm -rf "$base"
-    say "creating the shared Horizon venv $base (log: $LOG/pip-horizon.log)"
-    "$STACK_PYTHON" -m venv "$base"
-    "$base/bin/pip" install -q --upgrade pip > "$LOG/pip-horizon.log" 2>&1
-    "$base/bin/pip" install "${HORIZON_PIP[@]}" >> "$LOG/pip-horizon.log" 2>&1 \
-        || { tail -n 30 "$LOG/pip-horizon.log"; die "pip install of Horizon failed"; }
-    "$base/bin/pip" install --no-cache-dir uwsgi >> "$LOG/pip-horizon.log" 2>&1 \
-        || { tail -n 30 "$LOG/pip-horizon.log"; die "pip install uwsgi (Horizon) failed"; }
+    pip_venv "$base" "$LOG/pip-horizon.log" Horizon "${HORIZON_PIP[@]}"
     printf 'python: %s\npip: %s\n' "$(readlink -f "$STACK_PYTHON")" \
         "${HORIZON_PIP[*]} uwsgi" > "$base/.aio-complete"
 }

@@ -31,9 +31,25 @@ venv_base_key() {
     } | sha1sum | cut -c1-16
 }
 
+# pip_venv BASE LOGFILE WHAT PKG...: a new venv BASE with the packages
+# and uWSGI (built from source against this venv's Python; no cached
+# wheel, which may have been built against another 3.11).
+pip_venv() {
+    local base=$1 log=$2 what=$3
+    shift 3
+    rm -rf "$base"
+    say "creating the shared venv $base ($STACK_PYTHON): $what (log: $log)"
+    "$STACK_PYTHON" -m venv "$base"
+    "$base/bin/pip" install -q --upgrade pip > "$log" 2>&1
+    "$base/bin/pip" install "$@" >> "$log" 2>&1 \
+        || pip_failed "$log" "pip install of $what failed"
+    "$base/bin/pip" install --no-cache-dir uwsgi >> "$log" 2>&1 \
+        || pip_failed "$log" "pip install uwsgi ($what) failed"
+}
+
 pip_failed() {
-    grep -v '^WARNING: Location' "$LOG/pip.log" | tail -n 30
-    die "$*"
+    grep -v '^WARNING: Location' "$1" | tail -n 30
+    die "$2"
 }
 
 # The shared venv, made under its own lock: a second stack waits for the
@@ -42,17 +58,7 @@ pip_failed() {
 build_base_venv() {
     local base=$1
     [ -f "$base/.aio-complete" ] && return 0
-    rm -rf "$base"
-    say "creating the shared venv $base ($STACK_PYTHON)"
-    "$STACK_PYTHON" -m venv "$base"
-    say "installing Keystone, Cinder, clients, uWSGI into $base (log: $LOG/pip.log)"
-    "$base/bin/pip" install -q --upgrade pip > "$LOG/pip.log" 2>&1
-    "$base/bin/pip" install "${PIP_PKGS[@]}" >> "$LOG/pip.log" 2>&1 \
-        || pip_failed "pip install failed"
-    # uWSGI is built from source against this venv's Python; no cached
-    # wheel, which may have been built against another 3.11.
-    "$base/bin/pip" install --no-cache-dir uwsgi >> "$LOG/pip.log" 2>&1 \
-        || pip_failed "pip install uwsgi failed"
+    pip_venv "$base" "$LOG/pip.log" "Keystone, Cinder, clients" "${PIP_PKGS[@]}"
     # The project's own requirements (libvirt-python ...): when they do
     # not install, the project's install into the stack's venv says so.
     if [ -f "$PROJECT/requirements.txt" ]; then
