@@ -54,8 +54,11 @@ def manifest_path(volume_file):
 
 
 def read_manifest(path):
-    """The :class:`plan.Manifest` at ``path``: None if there is none,
-    an :class:`plan.InvalidManifest` if it cannot be read or used."""
+    """The :class:`plan.Manifest` at ``path``, if there is one.
+
+    None if there is none; an :class:`plan.InvalidManifest` (returned, not
+    raised) if it cannot be read or used.
+    """
     if path is None:
         return None
     try:
