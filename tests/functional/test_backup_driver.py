@@ -25,6 +25,7 @@ a FUSE view; the bytes read are the same), and its manifest
 the contract of issue 12 describes it.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from oslo_config import cfg
 import testtools
 
 from incsnap_driver.backup import plan
+from tests.common import backups
 from tests.common import commands
 from tests.common import dirty_extents
 from tests.functional import base
@@ -61,40 +63,6 @@ POINT_3 = [(0, MiB, 0x77), (GiB - 4 * MiB, 4 * MiB, 0x88),
            (600 * MiB + 1, 3, 0x99)]             # unaligned, 3 bytes
 
 
-class CountingFile(object):
-    """A file object that counts the bytes read through it."""
-
-    def __init__(self, f):
-        self._f = f
-        self.name = f.name
-        self.bytes_read = 0
-
-    def read(self, size=-1):
-        data = self._f.read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def seek(self, offset, whence=os.SEEK_SET):
-        return self._f.seek(offset, whence)
-
-    def tell(self):
-        return self._f.tell()
-
-
-def _init_notifier():
-    """Cinder's notifier on oslo.messaging's in-memory test driver."""
-    from cinder import rpc
-    import oslo_messaging
-    from oslo_messaging.notify import _impl_test
-    if not rpc.initialized():
-        oslo_messaging.get_notification_transport(CONF, url='fake:/')
-        CONF.set_override('transport_url', 'fake:/')
-        CONF.set_override('driver', ['test'],
-                          group='oslo_messaging_notifications')
-        rpc.init(CONF)
-    return _impl_test
-
-
 class BackupDriverTest(testtools.TestCase):
 
     def setUp(self):
@@ -102,7 +70,9 @@ class BackupDriverTest(testtools.TestCase):
         self.useFixture(fixtures.Timeout(
             int(os.environ.get('OS_TEST_TIMEOUT', 600)), gentle=True))
         state = base.setup_process()
-        self.notifications = _init_notifier()
+        backups.init_notifier()
+        from oslo_messaging.notify import _impl_test
+        self.notifications = _impl_test
         from cinder.backup.drivers import posix  # noqa: F401  options
         from cinder import context
         from cinder import objects
@@ -189,7 +159,7 @@ class BackupDriverTest(testtools.TestCase):
         """driver.backup() as cinder-backup calls it; the bytes read."""
         from cinder import utils
         with open(path, 'rb') as f:
-            counting = CountingFile(f)
+            counting = backups.CountingFile(f)
             driver.backup(backup, utils.tpool_wrap(counting))
         backup.status = 'available'
         backup.save()
@@ -351,3 +321,38 @@ class BackupDriverTest(testtools.TestCase):
         mode, reason = self.recorded(backup)
         self.assertEqual(plan.READ_AND_HASH, mode)
         self.assertIn('manifest is for backup %s' % reference.id, reason)
+
+    def test_nfs_backup_driver_on_a_bind_mounted_share(self):
+        # Cinder's NFS backup driver mounts backup_share through os-brick,
+        # which finds a bind mount at <backup_mount_point_base>/<md5 of
+        # the share> already mounted (no NFS client in these kernels).
+        from incsnap_driver.backup import nfs
+        share = '127.0.0.1:/srv/backup-%s' % uuid.uuid4().hex[:8]
+        mount_base = os.path.join(self.dir, 'mnt')
+        export = os.path.join(self.dir, 'export')
+        mount_point = os.path.join(mount_base,
+                                   hashlib.md5(share.encode()).hexdigest())
+        os.makedirs(export, mode=0o775)
+        os.makedirs(mount_point)
+        commands.run('mount', '--bind', export, mount_point)
+        self.addCleanup(commands.run, 'umount', mount_point, check=False)
+        for key, value in (('backup_share', share),
+                           ('backup_mount_point_base', mount_base)):
+            CONF.set_override(key, value)
+            self.addCleanup(CONF.clear_override, key)
+        driver = nfs.IncsnapNFSBackupDriver(self.ctx)
+        self.assertEqual(mount_point, driver.backup_path)
+
+        self.write(POINT_1)
+        full = self.new_backup()
+        self.run_backup(driver, full, self.view(full)[0])
+        self.write(POINT_2)
+        backup = self.new_backup(full)
+        path, doc = self.view(backup, full)
+        read = self.run_backup(driver, backup, path)
+        self.assertEqual(plan.DIFFERENTIAL, self.recorded(backup)[0])
+        self.assertEqual(self.blocks_read(doc['extents']), read)
+        self.assertTrue(os.listdir(export))
+        target = os.path.join(self.dir, 'restored')
+        self.restore(driver, backup, target)
+        self.assertSameBytes(target, path)
