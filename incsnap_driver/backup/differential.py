@@ -22,6 +22,7 @@ parent class's, unchanged. Every other backup runs the stock ``backup()``;
 each records how it was taken and why in the backup's metadata.
 """
 
+import io
 import os
 
 from oslo_log import log as logging
@@ -93,11 +94,23 @@ def _read_exactly(volume_file, offset, length):
     return parts[0] if len(parts) == 1 else b''.join(parts)
 
 
+def _view_size(volume_file):
+    """Bytes the view reads (None if it cannot seek); back at 0."""
+    try:
+        volume_file.seek(0, os.SEEK_END)
+        size = volume_file.tell()
+        volume_file.seek(0)
+    except (OSError, io.UnsupportedOperation):
+        return None
+    return size
+
+
 class DifferentialBackupMixin(object):
     """``backup()`` reading only the dirty extents when it can."""
 
     def backup(self, backup, volume_file, backup_metadata=True):
-        choice, parent_shafile = self._incsnap_choose(backup, volume_file)
+        choice, manifest, parent_shafile = self._incsnap_choose(
+            backup, volume_file)
         log = LOG.warning if choice.mode == plan.READ_AND_HASH else LOG.info
         log('Backup %(backup)s of volume %(volume)s: %(mode)s, %(reason)s.',
             {'backup': backup.id, 'volume': backup.volume_id,
@@ -106,16 +119,18 @@ class DifferentialBackupMixin(object):
         if not choice.differential:
             return super().backup(backup, volume_file, backup_metadata)
         return self._incsnap_backup(backup, volume_file, backup_metadata,
-                                    self._incsnap_manifest, parent_shafile)
+                                    manifest, parent_shafile)
 
     # -- the choice -------------------------------------------------------
 
     def _incsnap_choose(self, backup, volume_file):
-        """(:class:`plan.Choice`, the parent's sha256 file or None)."""
-        self._incsnap_manifest = None
+        """(:class:`plan.Choice`, the manifest, the parent's sha256 file).
+
+        The manifest and the sha256 file only for a differential backup.
+        """
         if not backup.parent_id:
             return plan.choose(None, backup.id, backup.volume_id, None,
-                               0, None, 0), None
+                               0, None, 0), None, None
         manifest = read_manifest(manifest_path(volume_file))
         volume = self.db.volume_get(self.context, backup.volume_id)
         parent = objects.Backup.get_by_id(self.context, backup.parent_id)
@@ -124,18 +139,16 @@ class DifferentialBackupMixin(object):
                        if parent.size is not None else None)
         view_size = None
         if isinstance(manifest, plan.Manifest):
-            volume_file.seek(0, os.SEEK_END)
-            view_size = volume_file.tell()
-            volume_file.seek(0)
+            view_size = _view_size(volume_file)
         choice = plan.choose(manifest, backup.id, backup.volume_id,
                              backup.parent_id, size, parent_size, view_size)
         if not choice.differential:
-            return choice, None
+            return choice, None, None
         if self.chunk_size_bytes % self.sha_block_size_bytes:
             # The stock backup() refuses this with its own error.
             return plan.Choice(plan.READ_AND_HASH,
                                'chunk size is not a multiple of the hash '
-                               'block size'), None
+                               'block size'), None, None
         shafile = self._read_sha256file(parent)
         if shafile.get('chunk_size') != self.sha_block_size_bytes:
             # The stock backup() refuses this with its own error.
@@ -143,16 +156,15 @@ class DifferentialBackupMixin(object):
                 plan.READ_AND_HASH,
                 'hash block size changed since the parent backup '
                 '(%s, now %d)' % (shafile.get('chunk_size'),
-                                  self.sha_block_size_bytes)), None
+                                  self.sha_block_size_bytes)), None, None
         expected = plan.block_count(size, self.sha_block_size_bytes)
         if len(shafile.get('sha256s', ())) != expected:
             return plan.Choice(
                 plan.READ_AND_HASH,
                 'the parent backup\'s sha256 file has %d hashes, the '
                 'volume %d blocks' % (len(shafile.get('sha256s', ())),
-                                      expected)), None
-        self._incsnap_manifest = manifest
-        return choice, shafile
+                                      expected)), None, None
+        return choice, manifest, shafile
 
     def _incsnap_record(self, backup, choice):
         """Record the choice in the backup's metadata (``backup show``)."""

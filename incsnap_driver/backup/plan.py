@@ -165,8 +165,9 @@ def choose(manifest, backup_id, volume_id, parent_id, size, parent_size,
     volume driver) or an :class:`InvalidManifest`. ``size`` and
     ``parent_size`` are the volume's and the parent backup's sizes in
     bytes (``parent_size`` None without a parent), ``view_size`` the bytes
-    the view reads. Only a manifest made for this backup, relative to this
-    backup's parent, of an unchanged size, with extents, is used.
+    the view reads (None: unknown). Only a manifest made for this backup,
+    relative to this backup's parent, of an unchanged size, with extents,
+    is used.
     """
     if not parent_id:
         return Choice(FULL, 'full backup (no parent backup)')
@@ -197,6 +198,8 @@ def choose(manifest, backup_id, volume_id, parent_id, size, parent_size,
     if parent_size != size:
         return stock('volume size %d differs from the parent backup '
                      'size %d' % (size, parent_size))
+    if view_size is None:
+        return stock('the view cannot seek: its size is unknown')
     if view_size != size:
         return stock('the view reads %d bytes, the volume has %d'
                      % (view_size, size))

@@ -76,3 +76,15 @@ class ManifestFileTest(testtools.TestCase):
                        'reason': None}, f)
         result = differential.read_manifest(self.manifest)
         self.assertEqual(((0, 512),), result.extents)
+
+    def test_view_size(self):
+        with open(self.view, 'rb') as f:
+            f.read(10)
+            self.assertEqual(512, differential._view_size(tpool.Proxy(f)))
+            self.assertEqual(0, f.tell())
+
+    def test_view_that_cannot_seek(self):
+        read_end, write_end = os.pipe()
+        os.close(write_end)
+        with open(read_end, 'rb') as f:
+            self.assertIsNone(differential._view_size(f))

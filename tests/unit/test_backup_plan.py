@@ -152,6 +152,8 @@ class ChooseTest(testtools.TestCase):
                          'parent backup size %d' % (2 * GiB))
         self.assertStock(choose(manifest(), view_size=GiB - 512),
                          'the view reads %d bytes' % (GiB - 512))
+        self.assertStock(choose(manifest(), view_size=None),
+                         'the view cannot seek')
 
     def test_metadata_fits_cinders_column(self):
         entries = plan.Choice(plan.READ_AND_HASH, 'x' * 1000).metadata()
