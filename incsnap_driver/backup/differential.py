@@ -144,26 +144,14 @@ class DifferentialBackupMixin(object):
                              backup.parent_id, size, parent_size, view_size)
         if not choice.differential:
             return choice, None, None
-        if self.chunk_size_bytes % self.sha_block_size_bytes:
-            # The stock backup() refuses this with its own error.
-            return plan.Choice(plan.READ_AND_HASH,
-                               'chunk size is not a multiple of the hash '
-                               'block size'), None, None
         shafile = self._read_sha256file(parent)
-        if shafile.get('chunk_size') != self.sha_block_size_bytes:
-            # The stock backup() refuses this with its own error.
-            return plan.Choice(
-                plan.READ_AND_HASH,
-                'hash block size changed since the parent backup '
-                '(%s, now %d)' % (shafile.get('chunk_size'),
-                                  self.sha_block_size_bytes)), None, None
-        expected = plan.block_count(size, self.sha_block_size_bytes)
-        if len(shafile.get('sha256s', ())) != expected:
-            return plan.Choice(
-                plan.READ_AND_HASH,
-                'the parent backup\'s sha256 file has %d hashes, the '
-                'volume %d blocks' % (len(shafile.get('sha256s', ())),
-                                      expected)), None, None
+        reason = plan.parent_hashes_unusable(
+            self.chunk_size_bytes, self.sha_block_size_bytes,
+            shafile.get('chunk_size'), len(shafile.get('sha256s', ())),
+            size)
+        if reason:
+            # The stock backup() then runs, or refuses with its own error.
+            return plan.Choice(plan.READ_AND_HASH, reason), None, None
         return choice, manifest, shafile
 
     def _incsnap_record(self, backup, choice):

@@ -209,6 +209,27 @@ def choose(manifest, backup_id, volume_id, parent_id, size, parent_size,
                                  parent_id))
 
 
+def parent_hashes_unusable(chunk_size, block_size, parent_block_size,
+                           parent_hashes, size):
+    """Why the parent's sha256 file cannot be the base, or None.
+
+    ``chunk_size``/``block_size``: this driver's ``backup_file_size`` and
+    ``backup_sha_block_size_bytes``; ``parent_block_size`` and
+    ``parent_hashes``: the parent's sha256 file's block size and hash
+    count; ``size``: the volume's bytes.
+    """
+    if chunk_size % block_size:
+        return 'chunk size is not a multiple of the hash block size'
+    if parent_block_size != block_size:
+        return ('hash block size changed since the parent backup (%s, now '
+                '%d)' % (parent_block_size, block_size))
+    expected = block_count(size, block_size)
+    if parent_hashes != expected:
+        return ('the parent backup\'s sha256 file has %d hashes, the volume '
+                '%d blocks' % (parent_hashes, expected))
+    return None
+
+
 def block_count(size, block_size):
     """Hash blocks of a volume of ``size`` bytes (the last may be short)."""
     return -(-size // block_size)

@@ -161,6 +161,26 @@ class ChooseTest(testtools.TestCase):
         self.assertEqual(255, len(entries[plan.REASON_KEY]))
 
 
+class ParentHashesTest(testtools.TestCase):
+
+    def test_usable(self):
+        self.assertIsNone(plan.parent_hashes_unusable(
+            8 * BLOCK, BLOCK, BLOCK, GiB // BLOCK, GiB))
+
+    def test_chunk_not_a_multiple(self):
+        self.assertIn('not a multiple', plan.parent_hashes_unusable(
+            8 * BLOCK + 1, BLOCK, BLOCK, GiB // BLOCK, GiB))
+
+    def test_block_size_changed(self):
+        self.assertIn('(65536, now 32768)', plan.parent_hashes_unusable(
+            8 * BLOCK, BLOCK, 65536, GiB // BLOCK, GiB))
+
+    def test_hash_count(self):
+        self.assertIn('has 5 hashes, the volume %d blocks' % (GiB // BLOCK),
+                      plan.parent_hashes_unusable(8 * BLOCK, BLOCK, BLOCK,
+                                                  5, GiB))
+
+
 class BlocksTest(testtools.TestCase):
 
     def test_block_count(self):
