@@ -18,7 +18,7 @@ in a folder of its own under the views root::
 
     <views root>/volume-<id>/disk                 the view (a FUSE export)
     <views root>/volume-<id>/incsnap-backup.json  the manifest (backups)
-    <views root>/volume-<id>/incsnap-qsd-*/       its daemon's work folder
+    <views root>/volume-<id>/daemon               its daemon's work folder
 
 The decisions (bitmaps, extents, reasons) are
 :mod:`incsnap_driver.ops.backup_point`'s. Callers hold the volume's lock.
@@ -45,6 +45,7 @@ LOG = logging.getLogger(__name__)
 
 VIEWS_DIR = 'incsnap-views'
 VIEW_FILE = 'disk'
+DAEMON_FILE = 'daemon'
 VOLUME = 'volume'
 SNAPSHOT = 'snapshot'
 
@@ -122,7 +123,12 @@ def prepare_point(backend, image_path, request):
               'what': ('%d dirty extents since parent backup %s'
                        % (len(found), request.parent_id))
               if found is not None else 'whole volume (%s)' % reason})
-    return backup_point.manifest(request, size, granularity, found, reason)
+    document = backup_point.manifest(request, size, granularity, found,
+                                     reason)
+    LOG.info('Backup %(b)s manifest: %(doc)s',
+             {'b': request.backup_id, 'doc': json.dumps(document,
+                                                        sort_keys=True)})
+    return document
 
 
 def open_view(backend, root, kind, obj_id, image_path, writable,
@@ -132,9 +138,14 @@ def open_view(backend, root, kind, obj_id, image_path, writable,
     try:
         if manifest is not None:
             _write_manifest(folder, manifest)
-        views.start(image_path, path, writable, execute=backend.execute,
-                    owner_uid=backend.owner_uid, owner=backend.owner(),
-                    workdir_base=folder)
+        record = os.path.join(folder, DAEMON_FILE)
+        with open(record + '.tmp', 'w') as f:
+            workdir = views.start(image_path, path, writable,
+                                  execute=backend.execute,
+                                  owner_uid=backend.owner_uid,
+                                  owner=backend.owner())
+            f.write(workdir)
+        os.rename(record + '.tmp', record)
     except (daemon_mod.DaemonError, processutils.ProcessExecutionError,
             OSError) as exc:
         close_view(backend, root, kind, obj_id)
@@ -158,7 +169,14 @@ def close_view(backend, root, kind, obj_id):
         return
     execute = backend.execute if backend is not None else (
         processutils.execute)
-    views.stop(folder, os.path.join(folder, VIEW_FILE), execute=execute)
+    workdirs = []
+    for name in (DAEMON_FILE, DAEMON_FILE + '.tmp'):
+        try:
+            with open(os.path.join(folder, name)) as f:
+                workdirs.append(f.read().strip())
+        except FileNotFoundError:
+            pass
+    views.stop(workdirs, os.path.join(folder, VIEW_FILE), execute=execute)
     shutil.rmtree(folder)
     LOG.info('Raw view of %(kind)s %(id)s closed.',
              {'kind': kind, 'id': obj_id})

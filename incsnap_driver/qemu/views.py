@@ -29,7 +29,6 @@ stopped by :func:`stop`. Facts (QEMU 7.2, Debian 12):
   is not connected"), removed by :func:`stop` with ``umount``.
 """
 
-import glob
 import json
 import os
 
@@ -61,8 +60,9 @@ def start(image_path, mountpoint, writable, execute=processutils.execute,
           owner_uid=None, owner=None, workdir_base=None):
     """Export ``image_path`` (qcow2) raw on the file ``mountpoint``.
 
-    Returns the daemon's PID; its work folder is made in
-    ``workdir_base`` (see :func:`stop`).
+    Returns the daemon's work folder (made in ``workdir_base``, default
+    the temporary folder: a UNIX socket path must stay short), for
+    :func:`stop`.
     """
     blockdevs = [
         {'driver': 'file', 'filename': image_path, 'node-name': FILE_NODE},
@@ -86,21 +86,19 @@ def start(image_path, mountpoint, writable, execute=processutils.execute,
         raise
     # The daemon runs on; its monitor is asked to quit by stop().
     qsd.client.close()
-    return qsd.pid
+    return qsd.workdir
 
 
-def daemon_workdirs(workdir_base):
-    return sorted(glob.glob(os.path.join(workdir_base,
-                                         daemon_mod.WORKDIR_PREFIX + '*')))
-
-
-def stop(workdir_base, mountpoint, execute=processutils.execute,
-         timeout=60):
+def stop(workdirs, mountpoint, execute=processutils.execute, timeout=60):
     """Stop the view's daemon (clean quit: bitmaps written back), unmount.
 
-    Also for a daemon that is gone (killed): its dead mount is removed.
+    ``workdirs``: what :func:`start` returned. Also for a daemon that is
+    gone (killed): its dead mount is removed.
     """
-    for workdir in daemon_workdirs(workdir_base):
+    for workdir in workdirs:
+        if not (os.path.basename(workdir).startswith(
+                daemon_mod.WORKDIR_PREFIX) and os.path.isdir(workdir)):
+            continue
         found = daemon_mod.StorageDaemon.attach(None, workdir,
                                                 execute=execute)
         try:
