@@ -391,9 +391,13 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             manifest=manifest)
 
     def terminate_connection(self, volume, connector, **kwargs):
-        if self.views_root and backup_op.has_view(self.views_root, backup_op.VOLUME, volume.id):
+        if self._has_view(backup_op.VOLUME, volume.id):
             self._close_view(volume.id, backup_op.VOLUME, volume.id)
         return super().terminate_connection(volume, connector, **kwargs)
+
+    def _has_view(self, kind, obj_id):
+        return bool(self.views_root) and backup_op.has_view(
+            self.views_root, kind, obj_id)
 
     @_cinder_errors
     @coordination.synchronized('{self.driver_prefix}-{volume_id}')
@@ -430,7 +434,6 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             manifest=manifest)
 
     def terminate_connection_snapshot(self, snapshot, connector, **kwargs):
-        if self.views_root and backup_op.has_view(self.views_root, backup_op.SNAPSHOT,
-                              snapshot.id):
+        if self._has_view(backup_op.SNAPSHOT, snapshot.id):
             self._close_view(snapshot.volume.id, backup_op.SNAPSHOT,
                              snapshot.id)

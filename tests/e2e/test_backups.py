@@ -22,14 +22,18 @@ the guest's data, not qcow2. The manifest each backup's view carried
 driver records it.
 
 The table (CloudStack ran its snapshot table again with snapshots on
-secondary storage):
+secondary storage), rows in ``test_backup_table``:
 
-| row | CloudStack | here |
-|---|---|---|
-| 1 | snapshots, then copies on secondary storage | snapshots, then backups: full, incremental (extents = exactly what was written), from a snapshot |
-| 2 | restore from secondary storage | restore onto the original, into a new volume, into a raw ``nfs`` volume |
-| 3 | migrate volume with snapshots: error | ``openstack volume migrate`` refused (400), nothing changed |
-| 4 | volume-only migration, then incremental | a volume without snapshots moved to the other pool keeps its backup bitmap: the next backup's extents are only the new writes |
+1. snapshots, then copies on secondary storage -> snapshots, then
+   backups: full, incremental (extents exactly what was written), from
+   a snapshot;
+2. restore from secondary storage -> restore onto the original, into a
+   new volume, into a raw volume of the ``nfs`` backend;
+3. migrate volume with snapshots: error -> ``openstack volume migrate``
+   refused (400), nothing changed;
+4. volume-only migration, then incremental -> a volume without
+   snapshots moved to the other pool keeps its backup bitmap: the next
+   backup's extents are only the new writes.
 """
 
 import json
@@ -101,7 +105,7 @@ class TestBackups(base.E2ETestCase):
         with open('/proc/mounts') as f:
             self.assertNotIn('incsnap-views', f.read())
 
-    # --- the table ------------------------------------------------------------
+    # --- the table --------------------------------------------------------
 
     def test_backup_table(self):
         vid = self.create_volume(size_gb=1)['id']
