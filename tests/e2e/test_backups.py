@@ -44,7 +44,7 @@ from tests.common import images
 from tests.e2e import base
 
 MiB = base.MiB
-MIGSTAT = 'migration_status'
+MIGSTAT = 'os-vol-mig-status-attr:migstat'
 
 
 class TestBackups(base.E2ETestCase):
@@ -135,18 +135,48 @@ class TestBackups(base.E2ETestCase):
                          doc['extents'])
         self.assertIsNone(doc['reason'])
 
-        # A snapshot, then a backup of it while the volume moves on.
+        # Row 4: without snapshots the volume moves to the other pool,
+        # and its next backup stays incremental: only the new writes.
+        before = self.host_of(vid)
+        self.openstack('volume', 'migrate', '--host',
+                       self.other_pool(before), vid, parse=False)
+        self.assertEqual('success', self.wait_migrated(vid)[MIGSTAT])
+        self.assertNotEqual(before, self.host_of(vid))
+        self.offline_write(vid, 700 * MiB, 1 * MiB, 0xd1, model)
+        b_moved = self.backup(vid, '--incremental')
+        doc = self.manifest(b_moved)
+        self.assertEqual(b_inc, doc['parent_backup_id'])
+        self.assertEqual([[700 * MiB, 1 * MiB]], doc['extents'])
+
+        # Row 1 again: a snapshot, then a backup of it while the volume
+        # moves on.
         self.offline_write(vid, 300 * MiB, 1 * MiB, 0xc1, model)
         ref_snap = self.model_copy(model, 'snap')
         sid = self.snapshot_ok(vid)
         self.offline_write(vid, 0, 8 * MiB, 0xee, model)
         b_snap = self.backup(vid, '--incremental', '--snapshot', sid)
         doc = self.manifest(b_snap)
+        self.assertEqual(b_moved, doc['parent_backup_id'])
         self.assertIsNone(doc['extents'])
         self.assertIn('backup from a snapshot', doc['reason'])
         self.no_views_left()
 
-        # Row 2: restores, each byte-identical to the disk at backup time.
+        # Row 3: migrating a volume with snapshots is refused, no change.
+        here = self.host_of(vid)
+        files = sorted(self.files_named(vid))
+        exc = self.assertRaises(
+            base.CommandFailed, self.openstack, 'volume', 'migrate',
+            '--host', self.other_pool(here), vid, parse=False)
+        self.assertIn('400', exc.proc.stderr)
+        self.assertIn('have snapshots', exc.proc.stderr)
+        self.assertEqual(here, self.host_of(vid))
+        self.assertEqual(files, sorted(self.files_named(vid)))
+        images.assert_same_content(self.volume_path(vid), model,
+                                   'qcow2', 'raw')
+
+        # Row 2: restores, each byte-identical to the disk at backup time:
+        # onto the original, into a new volume, into a raw volume of the
+        # stock NFS driver.
         self.restore(b_inc, vid)
         images.assert_same_content(self.volume_path(vid), ref_inc,
                                    'qcow2', 'raw')
@@ -162,41 +192,8 @@ class TestBackups(base.E2ETestCase):
         raw_vid = self.create_volume(size_gb=1, type='nfs')['id']
         self.wait_status('volume', raw_vid, 'available')
         self.restore(b_snap, raw_vid)
+        self.assertEqual('raw', self.qemu_img_info(
+            self.nfs_volume_path(raw_vid))['format'])
         images.assert_same_content(self.nfs_volume_path(raw_vid), ref_snap,
                                    'raw', 'raw')
-        self.no_views_left()
-
-        # Row 3: migrating a volume with snapshots is refused, no change.
-        before = self.host_of(vid)
-        files = sorted(self.files_named(vid))
-        exc = self.assertRaises(
-            base.CommandFailed, self.openstack, 'volume', 'migrate',
-            '--host', self.other_pool(before), vid, parse=False)
-        self.assertIn('400', exc.proc.stderr)
-        self.assertIn('have snapshots', exc.proc.stderr)
-        self.assertEqual(before, self.host_of(vid))
-        self.assertEqual(files, sorted(self.files_named(vid)))
-        images.assert_same_content(self.volume_path(vid), ref_inc,
-                                   'qcow2', 'raw')
-
-        # Row 4: without snapshots it moves, and stays incremental.
-        self.delete_snapshot(sid)
-        b_last = self.backup(vid, '--incremental')
-        self.openstack('volume', 'migrate', '--host',
-                       self.other_pool(before), vid, parse=False)
-        self.assertEqual('success', self.wait_migrated(vid)[MIGSTAT])
-        self.assertNotEqual(before, self.host_of(vid))
-        guest = self.model_copy(ref_inc, 'moved')
-        self.offline_write(vid, 700 * MiB, 1 * MiB, 0xd1, guest)
-        b_moved = self.backup(vid, '--incremental')
-        doc = self.manifest(b_moved)
-        self.assertEqual(b_last, doc['parent_backup_id'])
-        self.assertEqual([[700 * MiB, 1 * MiB]], doc['extents'])
-        restored = self.openstack('volume', 'backup', 'restore', b_moved,
-                                  self.unique_name('restored'))
-        self.addCleanup(self._cleanup, 'volume', restored['volume_id'])
-        self.wait_status('volume backup', b_moved, 'available')
-        self.wait_status('volume', restored['volume_id'], 'available')
-        images.assert_same_content(self.volume_path(restored['volume_id']),
-                                   guest, 'qcow2', 'raw')
         self.no_views_left()

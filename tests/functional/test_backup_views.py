@@ -203,6 +203,29 @@ class TestBackupViews(base.FunctionalTestCase):
         self.driver.terminate_connection_snapshot(snap, {})
         self.assertNoViews()
 
+    def test_in_use_volume_through_a_temporary_snapshot(self):
+        # What Cinder's get_backup_device does for an in-use volume with
+        # backup_use_temp_snapshot (always on here): back up a temporary
+        # snapshot of the driver.
+        self.assertTrue(self.driver.backup_use_temp_snapshot())
+        volume = self.create_volume(size=1)
+        self.write(volume, 0, 4 * MiB, 0xa1)
+        snap = self.create_snapshot(volume)
+        ref = self.raw_reference(self.snap_path(volume, snap), 'temp')
+        backup = self.new_backup(volume)
+        backup.temp_snapshot_id = snap.id
+        backup.save()
+        conn = self.driver.initialize_connection_snapshot(snap, {})
+        self.addCleanup(self._close_snapshot_quietly, snap)
+        view = conn['data']['device_path']
+        images.assert_same_content(view, ref, 'raw', 'raw')
+        doc = self.manifest(view)
+        self.assertEqual(backup.id, doc['backup_id'])
+        self.assertIsNone(doc['extents'])
+        self.assertIn('in-use volume', doc['reason'])
+        self.driver.terminate_connection_snapshot(snap, {})
+        self.assertNoViews()
+
     def test_killed_view_daemon_cleaned_up(self):
         volume = self.create_volume(size=1)
         self.write(volume, 0, 4 * MiB, 0xa1)
