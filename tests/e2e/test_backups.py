@@ -39,8 +39,12 @@ secondary storage), rows in ``test_backup_table``:
 import json
 import os
 import time
+import uuid
 
+from tests.common import domains
+from tests.common import guest_writes
 from tests.common import images
+from tests.common import stack
 from tests.e2e import base
 
 MiB = base.MiB
@@ -196,4 +200,50 @@ class TestBackups(base.E2ETestCase):
             self.nfs_volume_path(raw_vid))['format'])
         images.assert_same_content(self.nfs_volume_path(raw_vid), ref_snap,
                                    'raw', 'raw')
+        self.no_views_left()
+
+    def test_in_use_backup_through_a_temporary_snapshot(self):
+        """``backup create --force`` of a volume a running VM writes.
+
+        Cinder backs up a temporary snapshot of this driver (a libvirt
+        backup job: consistent), then deletes it; the restore holds the
+        guest's disk at that point, later guest writes not.
+        """
+        self.require_libvirt_access()
+        vid = self.create_volume(size_gb=1)['id']
+        self.wait_status('volume', vid, 'available')
+        model = self.new_model(vid)
+        iid = str(uuid.uuid4())
+        _att, conn_info = self.attach(vid, iid)
+        hosts = self.compute_hosts()
+        doms = domains.Domains(
+            self.addCleanup, 'incsnap-e2e-bak',
+            **({'uri': hosts.uri('compute1')} if hosts else {}))
+        path = (self.compute_path(conn_info['name']) if hosts
+                else stack.nfs_disk_path(conn_info))
+        guest = doms.start([domains.Disk(path, cache='none')], iid)
+        guest_writes.guest_write(guest, 0, 4 * MiB, 0xe1)
+        model.write(0, 4 * MiB, 0xe1)
+        guest_writes.guest_write(guest, 64 * MiB, 1 * MiB, 0xe2)
+        model.write(64 * MiB, 1 * MiB, 0xe2)
+        at_backup = self.model_copy(model, 'in-use')
+
+        b_id = self.backup(vid, '--force')
+        doc = self.manifest(b_id)
+        self.assertIsNone(doc['extents'])
+        self.assertIn('in-use volume', doc['reason'])
+        self.assertEqual('in-use', self.openstack(
+            'volume', 'show', vid)['status'])
+        # The temporary snapshot is gone again.
+        self.assertEqual([], self.openstack('volume', 'snapshot', 'list',
+                                            '--volume', vid))
+        guest_writes.guest_write(guest, 0, 1 * MiB, 0xe3)
+
+        restored = self.openstack('volume', 'backup', 'restore', b_id,
+                                  self.unique_name('restored'))
+        self.addCleanup(self._cleanup, 'volume', restored['volume_id'])
+        self.wait_status('volume backup', b_id, 'available')
+        self.wait_status('volume', restored['volume_id'], 'available')
+        images.assert_same_content(self.volume_path(restored['volume_id']),
+                                   at_backup, 'qcow2', 'raw')
         self.no_views_left()
