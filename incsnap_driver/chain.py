@@ -32,6 +32,9 @@ import dataclasses
 import typing
 
 BITMAP_PREFIX = 'incsnap-'
+# Bitmaps of backups (incsnap_driver.ops.backup_point) share the prefix
+# but are never a snapshot's: snapshot plans leave them alone.
+BACKUP_BITMAP_PREFIX = 'incsnap-backup-'
 
 FULL = 'full'
 INCREMENTAL = 'incremental'
@@ -61,7 +64,9 @@ def bitmap_name(snapshot_id):
 
 
 def is_ours(bitmap):
-    return bitmap.startswith(BITMAP_PREFIX)
+    """A snapshot's bitmap (a backup's is not)."""
+    return (bitmap.startswith(BITMAP_PREFIX) and
+            not bitmap.startswith(BACKUP_BITMAP_PREFIX))
 
 
 @dataclasses.dataclass

@@ -92,8 +92,11 @@ class StorageDaemon:
     """
 
     def __init__(self, blockdevs, execute=processutils.execute,
-                 owner_uid=None, workdir_base=None, owner=None):
+                 owner_uid=None, workdir_base=None, owner=None,
+                 extra_args=None):
         self.blockdevs = blockdevs
+        # A callable (workdir -> argument list) for exports, servers.
+        self.extra_args = extra_args
         self.execute = execute
         self.owner_uid = owner_uid
         self.workdir_base = workdir_base
@@ -131,6 +134,8 @@ class StorageDaemon:
             cmd += self.owner.args()
         for blockdev in self.blockdevs:
             cmd += ['--blockdev', json.dumps(blockdev, sort_keys=True)]
+        if self.extra_args is not None:
+            cmd += list(self.extra_args(self.workdir))
         try:
             self.execute(*cmd)
         except processutils.ProcessExecutionError as exc:

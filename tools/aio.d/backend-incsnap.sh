@@ -21,7 +21,7 @@ VOLUME_DRIVER=${AIO_VOLUME_DRIVER:-$( [ -f "$PROJECT/incsnap_driver/driver.py" ]
 if [ "$VOLUME_DRIVER" = "$INCSNAP_DRIVER" ]; then
     PROJECT_REQUIRED="the incsnap driver is selected"
 fi
-DEBS+=(nfs-common util-linux)
+DEBS+=(nfs-common util-linux libnbd-bin)  # nbdinfo: backup extents
 
 BACKEND=incsnap
 MNT_BASE=$AIO/mnt             # nfs_mount_point_base

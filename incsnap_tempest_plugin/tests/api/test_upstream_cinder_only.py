@@ -19,6 +19,9 @@ Cinder, yet cannot run on a cloud without Neutron or Glance:
   bootable, reserve, read-only; admin: reset status, force delete) set
   ``create_default_network = True`` for the whole class, because one or
   two of their tests boot a server: without Neutron the class skips.
+* ``VolumesBackupsTest`` (backup create, get, list, restore, delete) sets
+  ``create_default_network = True`` too, for its attached-volume and
+  incremental tests (they boot servers).
 * ``VolumesNegativeTest`` and ``VolumesGetTest`` read ``images_client`` in
   ``setup_clients``, which Tempest defines only when Glance is available:
   without Glance the class errors in ``setUpClass``.
@@ -32,6 +35,7 @@ class runs.
 
 from tempest.api.volume.admin import test_volumes_actions as admin_actions
 from tempest.api.volume import test_volumes_actions
+from tempest.api.volume import test_volumes_backup
 from tempest.api.volume import test_volumes_get
 from tempest.api.volume import test_volumes_negative
 from tempest.api.volume import test_volumes_snapshots
@@ -88,4 +92,9 @@ class VolumesNegativeTest(WithoutGlanceMixin,
 
 
 class VolumesGetTest(WithoutGlanceMixin, test_volumes_get.VolumesGetTest):
+    pass
+
+
+class VolumesBackupsTest(WithoutNeutronMixin,
+                         test_volumes_backup.VolumesBackupsTest):
     pass
