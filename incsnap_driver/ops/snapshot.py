@@ -209,7 +209,8 @@ def _offline(job):
         progress=job.progress, speed=backend.copy_speed,
         volume_has_backing=bool(info.get('backing-filename')),
         execute=backend.execute, owner_uid=backend.owner_uid,
-        owner=backend.owner())
+        owner=backend.owner(),
+        create_execute=backend.runner(creates_in=[context.files.snap_dir]))
     os.rename(job.part, job.final)
 
 

@@ -136,7 +136,8 @@ class VolumeContext:
         ``parent``: the record whose file must be present for an
         incremental child.
         """
-        info = img.info(self.files.path, execute=self.backend.execute)
+        info = img.info(self.files.path,
+                        execute=self.backend.runner(reads=[self.files.path]))
         parent_present = True
         if parent is not None:
             parent_present = os.path.exists(self.files.in_folder(

@@ -145,15 +145,22 @@ class StorageDaemon:
             self._remove_workdir()
             raise DaemonError('qemu-storage-daemon failed to start: %s'
                               % (exc.stderr or str(exc)).strip())
-        self.pid = self._read_pid()
-        if self.owner_uid is not None:
-            self.execute('chown', str(self.owner_uid), self.socket_path)
-        self.client = qmp.QMPClient(self.socket_path)
         try:
+            if self.owner_uid is not None:
+                self.execute('chown', str(self.owner_uid), self.socket_path)
+            self.client = qmp.QMPClient(self.socket_path)
             self.client.connect()
-        except qmp.QMPConnectionError as exc:
+        except (processutils.ProcessExecutionError,
+                qmp.QMPConnectionError) as exc:
+            self.pid = self._read_pid()
             self.kill()
             raise DaemonError(str(exc))
+        # The daemon's pid from the connection (SO_PEERCRED) rather than
+        # its pid file, which is root's when the daemon runs as root:
+        # reading that would be one more command through the root helper.
+        # The daemon itself listens on the socket (it daemonizes before it
+        # opens its monitor), in this instance's private folder.
+        self.pid = self.client.peer_pid()
         return self
 
     def _kill_strays(self, settle=1.0):

@@ -117,7 +117,7 @@ def snapshot(volume_path, target_path, size, timeout,
              volume_fmt='qcow2', backing_file=None, source_bitmap=None,
              new_bitmap=None, drop_bitmaps=(), progress=None, speed=0,
              volume_has_backing=False, execute=processutils.execute,
-             owner_uid=None, owner=None):
+             owner_uid=None, owner=None, create_execute=None):
     """Copy the volume into a new qcow2 file ``target_path``.
 
     Full when ``source_bitmap`` is None; otherwise incremental: only the
@@ -134,12 +134,13 @@ def snapshot(volume_path, target_path, size, timeout,
     bitmap keeps every bit it had. ``speed`` limits the copy to that many
     bytes per second (0: unlimited). ``owner``: the
     :class:`~incsnap_driver.qemu.owner.Owner` marked on the daemon (here
-    and in the other copy jobs).
+    and in the other copy jobs). ``create_execute``: the runner creating
+    the target (default ``execute``).
     """
     if os.path.exists(target_path):
         raise daemon_mod.DaemonError('snapshot target %s exists already'
                                      % target_path)
-    img.create(target_path, size, execute=execute,
+    img.create(target_path, size, execute=create_execute or execute,
                backing_file=backing_file)
     writes_volume = bool(new_bitmap or source_bitmap or drop_bitmaps)
     blockdevs = [

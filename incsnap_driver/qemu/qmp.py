@@ -31,6 +31,7 @@ the hub like any other I/O of the service.
 
 import json
 import socket
+import struct
 
 
 class QMPError(Exception):
@@ -78,6 +79,17 @@ class QMPClient:
                                      % (self.path, greeting))
         self.execute('qmp_capabilities')
         return greeting
+
+    def peer_pid(self):
+        """The pid of the process on the other end (SO_PEERCRED).
+
+        For a connection to a listening UNIX socket, the kernel reports
+        the process that listened on it.
+        """
+        creds = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                      struct.calcsize('3i'))
+        pid, _uid, _gid = struct.unpack('3i', creds)
+        return pid
 
     def close(self):
         for closable in (self._file, self._sock):

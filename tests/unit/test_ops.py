@@ -271,6 +271,50 @@ class BackendTest(testtools.TestCase):
         self.assertEqual([], os.listdir(share))
 
 
+class RunnerTest(testtools.TestCase):
+    """Which commands skip the root helper (see Backend.runner)."""
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+        self.folder = self.useFixture(fixtures.TempDir()).path
+        self.file = os.path.join(self.folder, 'volume-%s' % VOL)
+        with open(self.file, 'w'):
+            pass
+
+    def _backend(self, as_root):
+        def execute(*cmd, **kwargs):
+            self.calls.append((cmd, kwargs.get('run_as_root')))
+            return '', ''
+        return backend_mod.make(options.Settings(), execute,
+                                as_root=as_root, secure_permissions=True,
+                                copy_speed=None, sparse=True,
+                                service='node1@incsnap')
+
+    def test_readable_file_and_own_folder_run_as_this_process(self):
+        backend = self._backend(as_root=True)
+        backend.runner(reads=[self.file], creates_in=[self.folder])('true')
+        self.assertEqual([(('true',), False)], self.calls)
+
+    def test_what_this_process_cannot_reach_goes_through_the_helper(self):
+        backend = self._backend(as_root=True)
+        missing = os.path.join(self.folder, 'gone')
+        backend.runner(reads=[missing])('true')
+        backend.runner(creates_in=[missing])('true')
+        self.assertEqual([(('true',), True), (('true',), True)], self.calls)
+
+    def test_no_root_helper_configured_runs_as_before(self):
+        backend = self._backend(as_root=False)
+        self.assertIs(backend.execute, backend.runner(reads=[self.file]))
+
+    def test_own_file_mode_set_without_the_helper(self):
+        backend = self._backend(as_root=True)
+        os.chmod(self.file, 0o644)
+        backend.set_permissions(self.file)
+        self.assertEqual([], self.calls)
+        self.assertEqual(0o660, os.stat(self.file).st_mode & 0o777)
+
+
 class CinderErrorsTest(testtools.TestCase):
     """Each failure reaches Cinder as the exception it raised before."""
 

@@ -9,6 +9,8 @@
 # A backend piece appends its name to CINDER_BACKENDS (enabled_backends;
 # the first is the default volume type) and a function printing its
 # cinder.conf section to CINDER_CONF_HOOKS (see cinder.sh).
+# AIO_DELTA_MAX: its snapshot_delta_max (default 3, the e2e tests' chains
+# as CloudStack's test run; tools/bench-stock wants 16).
 aio_piece backend-incsnap
 
 INCSNAP_DRIVER=incsnap_driver.driver.IncrementalSnapshotNfsDriver
@@ -39,7 +41,7 @@ backend_incsnap_conf() {
     nfs_backend_conf "$BACKEND" "$VOLUME_DRIVER" "$ETC/cinder/nfs_shares" true
     cat <<EOT
 kvm_incremental_snapshot = true
-snapshot_delta_max = 3
+snapshot_delta_max = ${AIO_DELTA_MAX:-3}
 incsnap_libvirt_uri = $LIBVIRT_URI
 EOT
 }
