@@ -19,12 +19,15 @@ Enable with::
 
 This class is glue: Cinder objects in, one call to an operation of
 :mod:`incsnap_driver.ops` with plain values, model updates and Cinder
-exceptions out. Every operation on a volume's files runs under that
-volume's coordination lock, the one Cinder's NFS driver takes
-(``nfs-<volume id>``).
+exceptions out. Every entry point that reads or writes a volume's files
+or its chain document runs under that volume's coordination lock, the
+one Cinder's NFS driver takes (``nfs-<volume id>``), logged
+(:mod:`incsnap_driver.volume_lock`): with ``[coordination] backend_url``
+on etcd the lock excludes across the nodes of an active-active cluster,
+which the driver supports (``SUPPORTS_ACTIVE_ACTIVE``). A volume made
+from another (a snapshot's volume, a clone's source) holds both locks.
 """
 
-from cinder import coordination
 from cinder import exception
 from cinder.image import image_utils
 from cinder import interface
@@ -43,12 +46,14 @@ from incsnap_driver.ops import volume as volume_op
 from incsnap_driver import options
 from incsnap_driver import pooling
 from incsnap_driver import stuck
+from incsnap_driver import volume_lock
 
 LOG = logging.getLogger(__name__)
 
 VERSION = '1.0.0'
 
 _cinder_errors = cinder_errors.as_cinder_exceptions
+_locked = volume_lock.synchronized
 
 
 @interface.volumedriver
@@ -63,6 +68,10 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
     VERSION = VERSION
     volume_backend_name = 'incsnap'
     CI_WIKI_NAME = 'incsnap_CI'
+    # Safe in a cluster of cinder-volume services (README "Active-active
+    # cluster"): every volume's files under its coordination lock, no
+    # state in one process's memory, recovery decided by the lock.
+    SUPPORTS_ACTIVE_ACTIVE = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -201,6 +210,11 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
 
     # -- volumes -----------------------------------------------------------
 
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def create_volume(self, volume):
+        """Create the volume's file (the NFS driver's create, logged lock)."""
+        return super(nfs.NfsDriver, self).create_volume(volume)
+
     @_cinder_errors
     def _do_create_volume(self, volume):
         """Create the volume as a qcow2 v3 file (persistent bitmaps)."""
@@ -213,7 +227,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         copies.create_qcow2(self.backend, path, size_gb)
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def delete_volume(self, volume):
         """Delete the volume and every file of it, hidden snapshots too."""
         if not volume.provider_location:
@@ -225,6 +239,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         delete.delete_volume(self.backend, files,
                              also=[self._local_path_volume_info(volume)])
 
+    @_locked('{self.driver_prefix}-{volume.id}')
     def copy_image_to_volume(self, context, volume, image_service, image_id,
                              disable_sparse=False):
         """Fetch an image into the volume, keeping the volume qcow2 v3."""
@@ -235,10 +250,45 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             run_as_root=self._execute_as_root)
         copies.fix_up_image(self.backend, volume_path, volume.size)
 
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def copy_volume_to_image(self, context, volume, image_service,
+                             image_meta):
+        """Upload the volume (read through its file) to an image."""
+        return self._copy_volume_to_image(context, volume, image_service,
+                                          image_meta)
+
+    # -- connections ---------------------------------------------------------
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def initialize_connection(self, volume, connector):
+        """The NFS connection info, read from the volume file under its lock.
+
+        It reads the file's format and size: not while another node
+        replaces the file (a revert, a move).
+        """
+        return super().initialize_connection(volume, connector)
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def terminate_connection(self, volume, connector, **kwargs):
+        """Nothing on the share changes; locked so it orders with the rest."""
+        return super().terminate_connection(volume, connector, **kwargs)
+
+    # -- manage / unmanage ---------------------------------------------------
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def manage_existing(self, volume, existing_ref):
+        """Adopt a file on a share: renamed to the volume's name, locked."""
+        return super().manage_existing(volume, existing_ref)
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def unmanage(self, volume):
+        """Cinder forgets the volume; its files stay (after any operation)."""
+        return super().unmanage(volume)
+
     # -- snapshots ---------------------------------------------------------
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot):
         """Take a full or incremental snapshot, online or offline."""
         volume = snapshot.volume
@@ -249,7 +299,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'metadata': snapshot_op.metadata(snapshot.metadata, record)}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def delete_snapshot(self, snapshot):
         volume = snapshot.volume
         delete.delete_snapshot(self._open(volume, deleting=snapshot.id),
@@ -257,7 +307,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
                                attached=volume.attach_status == 'attached')
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def revert_to_snapshot(self, context, volume, snapshot):
         """Make the volume byte-identical to ``snapshot`` (see ops.revert)."""
         revert.revert(self._open(volume), snapshot.id,
@@ -266,7 +316,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
     # -- copies ------------------------------------------------------------
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}',
                                '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
         """A new independent volume with the snapshot's content."""
@@ -281,7 +331,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'provider_location': volume.provider_location}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}',
+    @_locked('{self.driver_prefix}-{src_vref.id}',
                                '{self.driver_prefix}-{volume.id}')
     def create_cloned_volume(self, volume, src_vref):
         """A new independent volume with the content of ``src_vref``."""
@@ -297,7 +347,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'provider_location': volume.provider_location}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def extend_volume(self, volume, new_size):
         """Grow the volume; its bitmaps grow with it and stay valid."""
         copies.extend(self.backend, volume.id, self.local_path(volume),

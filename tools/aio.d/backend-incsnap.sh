@@ -24,13 +24,21 @@ fi
 DEBS+=(nfs-common util-linux)
 
 BACKEND=incsnap
-MNT_BASE=$AIO/mnt             # nfs_mount_point_base
+MNT_BASE=$AIO/mnt             # nfs_mount_point_base (node 1)
+# Node N >= 2 of a cluster mounts the same shares under a base of its own,
+# as a second host would: $AIO/mnt-N (bind mounts of the same exports).
+node_mnt_base() { if [ "$1" = 1 ]; then echo "$MNT_BASE"; else echo "$MNT_BASE-$1"; fi; }
 # The "NFS server's" exported folders, and the shares they are.
 INCSNAP_SHARE_DIRS=("$AIO/export" "$AIO/export-2")
 INCSNAP_SHARES=("$HOST:/srv/incsnap-export" "$HOST:/srv/incsnap-export-2")
 CINDER_BACKENDS+=("$BACKEND")
 CINDER_DRIVERS+=("$VOLUME_DRIVER")
 CINDER_CONF_HOOKS+=(backend_incsnap_conf)
+CINDER_NODE_HOOKS+=(backend_incsnap_node_conf)
+
+backend_incsnap_node_conf() {
+    printf '\n[%s]\nnfs_mount_point_base = %s\n' "$BACKEND" "$(node_mnt_base "$1")"
+}
 
 backend_incsnap_conf() {
     # Options of the incsnap driver.  Cinder only reads options that some
@@ -59,6 +67,7 @@ backend_incsnap_configure() {
     # An export is written by cinder (its own files) and by root through
     # rootwrap (qemu-img): owned by cinder, like an NFS export squashed to it.
     chown "$CINDER_USER:$CINDER_USER" "${INCSNAP_SHARE_DIRS[@]}" "$MNT_BASE"
+    backend_incsnap_drop_old_nodes
     chmod 0775 "${INCSNAP_SHARE_DIRS[@]}"
     printf '%s\n' "${INCSNAP_SHARES[@]}" | write_conf "$ETC/cinder/nfs_shares" cinder-volume
 }
@@ -68,20 +77,38 @@ backend_incsnap_configure() {
 # the share>) is already in /proc/mounts (os_brick/remotefs/remotefs.py,
 # mount()).
 mount_point() {
-    echo "$MNT_BASE/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
+    echo "$(node_mnt_base "${2:-1}")/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
 }
 
 is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
 
 backend_incsnap_start() {
-    local i mp
-    for i in "${!INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "${INCSNAP_SHARES[i]}")
-        if ! is_mounted "$mp"; then
-            install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
-            mount --bind "${INCSNAP_SHARE_DIRS[i]}" "$mp"
-            say "bind-mounted ${INCSNAP_SHARE_DIRS[i]} on $mp (stands in for NFS ${INCSNAP_SHARES[i]})"
-        fi
+    local i mp n
+    for (( n=1; n<=NODES; n++ )); do
+        install -d -o "$CINDER_USER" -g "$CINDER_USER" "$(node_mnt_base "$n")"
+        for i in "${!INCSNAP_SHARES[@]}"; do
+            mp=$(mount_point "${INCSNAP_SHARES[i]}" "$n")
+            if ! is_mounted "$mp"; then
+                install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
+                mount --bind "${INCSNAP_SHARE_DIRS[i]}" "$mp"
+                say "bind-mounted ${INCSNAP_SHARE_DIRS[i]} on $mp (stands in for NFS ${INCSNAP_SHARES[i]}, node $n)"
+            fi
+        done
+    done
+}
+
+# The mounts of nodes the stack no longer has (up --nodes 1 after 2): by
+# then their cinder-volume is gone (cinder starts after this piece, but
+# a node's mounts are only used by its own service: stop it first).
+backend_incsnap_drop_old_nodes() {
+    local n share mp
+    for (( n=NODES+1; n<=OLD_NODES; n++ )); do
+        MARKER[cinder-volume-$n]=cinder-volume-$n.conf
+        stop_svc "cinder-volume-$n"
+        for share in "${INCSNAP_SHARES[@]}"; do
+            mp=$(mount_point "$share" "$n")
+            if is_mounted "$mp"; then umount "$mp" && say "unmounted $mp"; fi
+        done
     done
 }
 
@@ -100,9 +127,10 @@ holders_of() {
 }
 
 backend_incsnap_stop() {
-    local share mp rc=0
+    local share mp rc=0 n
+    for (( n=1; n<=NODES; n++ )); do
     for share in "${INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "$share")
+        mp=$(mount_point "$share" "$n")
         is_mounted "$mp" || continue
         if umount "$mp"; then
             say "unmounted $mp"
@@ -111,19 +139,22 @@ backend_incsnap_stop() {
             rc=1
         fi
     done
+    done
     return $rc
 }
 
 backend_incsnap_status() {
-    local i mp rc=0
-    for i in "${!INCSNAP_SHARES[@]}"; do
-        mp=$(mount_point "${INCSNAP_SHARES[i]}")
-        if is_mounted "$mp"; then
-            status_line bind-mount - "up (${INCSNAP_SHARE_DIRS[i]} on $mp)"
-        else
-            status_line bind-mount - "down (${INCSNAP_SHARE_DIRS[i]})"
-            rc=1
-        fi
+    local i mp rc=0 n
+    for (( n=1; n<=NODES; n++ )); do
+        for i in "${!INCSNAP_SHARES[@]}"; do
+            mp=$(mount_point "${INCSNAP_SHARES[i]}" "$n")
+            if is_mounted "$mp"; then
+                status_line bind-mount - "up (${INCSNAP_SHARE_DIRS[i]} on $mp)"
+            else
+                status_line bind-mount - "down (${INCSNAP_SHARE_DIRS[i]} on $mp)"
+                rc=1
+            fi
+        done
     done
     return $rc
 }
