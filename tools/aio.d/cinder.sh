@@ -41,13 +41,13 @@ DEBS+=(sudo curl)
 PIP_PKGS+=('cinder>=29,<30' python-cinderclient)
 VENV_PROCS+=(cinder-api cinder-scheduler "${CINDER_VOLUMES[@]}")
 DATABASES+=(cinder)
-CINDER_NODE_HOOKS=()
 
 CINDER_PORT=8776
 CINDER_URL=http://$HOST:$CINDER_PORT
 aio_port cinder-api "$CINDER_PORT"
 CINDER_HOST=aio                # [DEFAULT] host: services show as aio, aio@incsnap
 CINDER_CLUSTER=aio-cluster     # [DEFAULT] cluster with two nodes
+CINDER_CLUSTER_ON=$( [ "$NODES" -ge 2 ] && echo 1 || true)
 CINDER_USER=cinder
 DEBUG=${AIO_DEBUG:-true}
 CINDER_COORDINATION_URL=${CINDER_COORDINATION_URL:-file://$DATA/locks}
@@ -341,7 +341,8 @@ cinder_wait_backends() {
     local b n
     for b in "${CINDER_BACKENDS[@]}"; do
         for (( n=1; n<=NODES; n++ )); do
-            aio_setup volume --backend "$b" --host "$(node_host "$n")" --wait 120
+            aio_setup volume --backend "$b" --host "$(node_host "$n")" --wait 120 \
+                ${CINDER_CLUSTER_ON:+--cluster "$CINDER_CLUSTER"}
         done
     done
 }
