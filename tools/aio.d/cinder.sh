@@ -160,7 +160,9 @@ enabled_backends = $backends
 default_volume_type = ${CINDER_BACKENDS[0]}
 osapi_volume_listen = $HOST
 osapi_volume_listen_port = $CINDER_PORT
-$( [ "$NODES" -ge 2 ] && echo "cluster = $CINDER_CLUSTER" )
+$( [ "$NODES" -ge 2 ] && printf 'cluster = %s\n%s\n%s\n%s\n' "$CINDER_CLUSTER" \
+    '# a dead node shows down after 30 s (workers cleanup), not 60' \
+    'report_interval = 5' 'service_down_time = 30' )
 
 [database]
 connection = $(db_url cinder)
