@@ -19,12 +19,12 @@
 # cinder-volume) starts it with start_cinder_svc NAME [BINARY [ARGS]].
 #
 # Two nodes (tools/aio up --nodes 2): cinder-volume and cinder-volume-2,
-# both in [DEFAULT] cluster = $CINDER_CLUSTER; the second reads
-# etc/cinder/cinder-volume-2.conf after cinder.conf: its own host (aio-2),
-# state_path (data/cinder-2) and lock_path, and what CINDER_NODE_HOOKS add
-# (its own nfs_mount_point_base: backend-incsnap.sh).  With file locks
-# (AIO_COORDINATION_URL=file://DIR) it takes them in DIR-2: the control
-# run, where the nodes do not exclude each other.
+# both in [DEFAULT] cluster = $CINDER_CLUSTER, each reading
+# etc/cinder/cinder-volume-N.conf after cinder.conf: node 2 has its own
+# host (aio-2), state_path (data/cinder-2) and lock_path, and each what
+# CINDER_NODE_HOOKS add (its own nfs_mount_point_base: backend-incsnap.sh).
+# AIO_COORDINATION_URL=file://DIR gives node N file locks in DIR-N: the
+# control run, where the nodes do not exclude each other.
 aio_piece cinder
 aio_proc cinder-api uwsgi
 aio_proc cinder-scheduler
@@ -58,6 +58,24 @@ if [ "$NODES" -ge 2 ]; then aio_export CINDER_CLUSTER "$CINDER_CLUSTER"; fi
 # cinder-volume process.
 node_host() { if [ "$1" = 1 ]; then echo "$CINDER_HOST"; else echo "$CINDER_HOST-$1"; fi; }
 node_conf() { echo "$ETC/cinder/cinder-volume-$1.conf"; }
+node_service() { if [ "$1" = 1 ]; then echo cinder-volume; else echo "cinder-volume-$1"; fi; }
+
+# AIO_COORDINATION_URL: the nodes' [coordination] instead of the stack's
+# (cinder.conf); with two nodes it goes into each node's own file, so that
+# changing it restarts only the nodes, and file://DIR becomes DIR-N: file
+# locks of each node's own, the control run where nodes exclude nothing.
+NODE_COORDINATION_URL=${AIO_COORDINATION_URL:-}
+if [ -n "$NODE_COORDINATION_URL" ] && [ "$NODES" -lt 2 ]; then
+    CINDER_COORDINATION_URL=$NODE_COORDINATION_URL
+fi
+node_coordination() {
+    local url=$NODE_COORDINATION_URL
+    [ -n "$url" ] || return 0
+    case $url in file://*) url=$url-$1
+        install -d -o "$CINDER_USER" -g "$CINDER_USER" "${url#file://}" ;;
+    esac
+    printf '\n[coordination]\n# AIO_COORDINATION_URL (tools/aio)\nbackend_url = %s\n' "$url"
+}
 
 # Cinder runs "sudo cinder-rootwrap <conf> ...": sudo looks the name up in
 # the user's secure_path, one for user cinder on the whole machine.  So
@@ -190,12 +208,16 @@ enforce_new_defaults = false
 EOT
       for fn in "${CINDER_CONF_HOOKS[@]}"; do "$fn"; done
     } | write_conf "$ETC/cinder/cinder.conf" "${all[@]}"
-    for (( n=2; n<=NODES; n++ )); do
-        install -d -o "$CINDER_USER" -g "$CINDER_USER" "$DATA/cinder-$n" \
-            "$DATA/cinder-$n/locks"
-        { cat <<EOT
-# written by tools/aio: node $n of the cluster $CINDER_CLUSTER, read after
-# cinder.conf by cinder-volume-$n
+    # Two nodes: each reads a file of its own after cinder.conf.
+    local svc
+    for (( n=1; n<=NODES && NODES>=2; n++ )); do
+        svc=$(node_service "$n")
+        { printf '# written by tools/aio: node %s of the cluster %s, read after\n# cinder.conf by %s\n' \
+              "$n" "$CINDER_CLUSTER" "$svc"
+          if [ "$n" -ge 2 ]; then
+              install -d -o "$CINDER_USER" -g "$CINDER_USER" "$DATA/cinder-$n" \
+                  "$DATA/cinder-$n/locks"
+              cat <<EOT
 [DEFAULT]
 host = $(node_host "$n")
 state_path = $DATA/cinder-$n
@@ -203,15 +225,10 @@ state_path = $DATA/cinder-$n
 [oslo_concurrency]
 lock_path = $DATA/cinder-$n/locks
 EOT
-          case $CINDER_COORDINATION_URL in
-              file://*)
-                  install -d -o "$CINDER_USER" -g "$CINDER_USER" \
-                      "${CINDER_COORDINATION_URL#file://}-$n"
-                  printf '\n[coordination]\n# the control run: file locks of its own\nbackend_url = %s-%s\n' \
-                      "$CINDER_COORDINATION_URL" "$n" ;;
-          esac
+          fi
+          node_coordination "$n"
           for fn in "${CINDER_NODE_HOOKS[@]}"; do "$fn" "$n"; done
-        } | write_conf "$(node_conf "$n")" "cinder-volume-$n"
+        } | write_conf "$(node_conf "$n")" "$svc"
     done
     write_conf "$ETC/cinder/api-paste.ini" cinder-api < "$PKG_VENV/etc/cinder/api-paste.ini"
     write_conf "$ETC/cinder/resource_filters.json" cinder-api \
@@ -274,6 +291,12 @@ start_cinder_node() {
     case $1 in
         cinder-volume-[0-9]*)
             start_cinder_svc "$1" cinder-volume --config-file "$(node_conf "${1##*-}")" ;;
+        cinder-volume)
+            if [ "$NODES" -ge 2 ]; then
+                start_cinder_svc "$1" cinder-volume --config-file "$(node_conf 1)"
+            else
+                start_cinder_svc "$1"
+            fi ;;
         *) start_cinder_svc "$1" ;;
     esac
 }

@@ -28,9 +28,9 @@ ETCD_URL=http://$HOST:$ETCD_PORT
 # one loses them after the lease.
 ETCD_LOCK_TTL=${AIO_ETCD_LOCK_TTL:-20}
 ETCD_HEARTBEAT=${AIO_ETCD_HEARTBEAT:-5}
-# Cinder's coordination: etcd unless AIO_COORDINATION_URL says otherwise
-# (file://... for the per-node file locks of a control run).
-CINDER_COORDINATION_URL=${AIO_COORDINATION_URL:-etcd3+$ETCD_URL?lock_timeout=$ETCD_LOCK_TTL\&membership_timeout=$ETCD_HEARTBEAT}
+# Cinder's coordination (cinder.sh: AIO_COORDINATION_URL may replace it
+# for the cinder-volume nodes, e.g. per-node file locks of a control run).
+CINDER_COORDINATION_URL=etcd3+$ETCD_URL?lock_timeout=$ETCD_LOCK_TTL\&membership_timeout=$ETCD_HEARTBEAT
 aio_export ETCD_URL "$ETCD_URL"
 aio_export ETCD_LOCK_TTL "$ETCD_LOCK_TTL"
 
