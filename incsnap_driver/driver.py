@@ -293,9 +293,15 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         """Take a full or incremental snapshot, online or offline."""
         volume = snapshot.volume
         snapshot_op.check_id(snapshot.id)
-        record = snapshot_op.create(
-            self._open(volume), snapshot.id, volume.availability_zone,
-            self._attachments(volume), progress=self._progress(snapshot))
+        attachments = self._attachments(volume)
+        # A VM runs one backup job at a time: its other volumes' snapshots
+        # (on any node) wait for this one.
+        with volume_lock.hold(
+                [volume_lock.domain_lock(a.instance_uuid)
+                 for a in attachments], 'create_snapshot', self.host):
+            record = snapshot_op.create(
+                self._open(volume), snapshot.id, volume.availability_zone,
+                attachments, progress=self._progress(snapshot))
         return {'metadata': snapshot_op.metadata(snapshot.metadata, record)}
 
     @_cinder_errors

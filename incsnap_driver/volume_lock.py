@@ -18,7 +18,8 @@ when it ends (:mod:`incsnap_driver.lock_log`): which lock, which
 operation, which service (``host@backend``) and process, when. From
 those lines a test or an admin tells whether two nodes were ever inside
 one volume's lock at once. :func:`try_hold` takes a lock without waiting
-(the start-up recovery), logged the same way.
+(the start-up recovery), :func:`hold` further locks inside an operation
+(a VM's backup jobs, :func:`domain_lock`), logged the same way.
 """
 
 import contextlib
@@ -86,6 +87,32 @@ class _Held:
             self._log.__exit__(*exc)
         finally:
             self.lock.release()
+
+
+@contextlib.contextmanager
+def hold(names, op, host):
+    """The coordination locks ``names`` held (waiting), logged, released.
+
+    Taken in sorted order, as :func:`synchronized` takes its own.
+    """
+    names = sorted(set(names))
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            lock = coordination.COORDINATOR.get_lock(name)
+            lock.acquire(True)
+            stack.callback(lock.release)
+        stack.enter_context(logged(names, op, host))
+        yield
+
+
+def domain_lock(instance_uuid):
+    """The name of the lock on one VM's backup jobs (any node, any volume).
+
+    libvirt runs one backup job per domain: snapshots of two volumes of
+    one VM wait for each other instead of the second failing, also when
+    two nodes of a cluster take them.
+    """
+    return 'incsnap-domain-%s' % instance_uuid
 
 
 def try_hold(name, op, host):
