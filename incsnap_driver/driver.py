@@ -323,7 +323,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
 
     @_cinder_errors
     @_locked('{self.driver_prefix}-{snapshot.volume.id}',
-                               '{self.driver_prefix}-{volume.id}')
+             '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
         """A new independent volume with the snapshot's content."""
         source = self._open(snapshot.volume)
@@ -338,7 +338,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
 
     @_cinder_errors
     @_locked('{self.driver_prefix}-{src_vref.id}',
-                               '{self.driver_prefix}-{volume.id}')
+             '{self.driver_prefix}-{volume.id}')
     def create_cloned_volume(self, volume, src_vref):
         """A new independent volume with the content of ``src_vref``."""
         self._validate_state(src_vref.status,

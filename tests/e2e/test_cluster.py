@@ -250,7 +250,7 @@ class TestClusterBursts(ClusterCase):
                 if older:
                     calls.append((self.delete, self.client(), older[0]))
                     live[v].remove(older[0])
-                    deleted.append(older[0])
+                    deleted.append((v, older[0]))
                 models[v] = self._reverted(models[v], refs[newest])
             results = self.at_once(calls)
             for call, result in zip(calls, results):
@@ -279,13 +279,12 @@ class TestClusterBursts(ClusterCase):
             self.assertContent(self.volume_path(v), refs[v])
         # A deleted snapshot's file stays only while a later one needs it:
         # hidden in its chain document.
-        for v in vids:
+        for v, sid in deleted:
             hidden = {r['id'] for r in self.chain_records(v)
                       if r.get('hidden')}
-            for sid in deleted:
-                if self.files_named(sid) and sid not in hidden:
-                    self.fail('deleted snapshot %s still has its file %s, '
-                              'not hidden' % (sid, self.files_named(sid)))
+            if self.files_named(sid) and sid not in hidden:
+                self.fail('deleted snapshot %s still has its file %s, '
+                          'not hidden' % (sid, self.files_named(sid)))
 
     def chain_records(self, vid):
         path = os.path.join(self.snap_dir(vid), layout.CHAIN_DOCUMENT)
@@ -325,7 +324,10 @@ class TestFileLocksControl(ClusterCase):
         self.addCleanup(self.reconfigure)
         self.reconfigure('file://%s' % os.path.join(
             STACK.aio_dir, 'data', 'control-locks'))
-        self.assertIn('file://', STACK.cinder_conf_text())
+        for n in (1, 2):
+            with open(os.path.join(STACK.aio_dir, 'etc', 'cinder',
+                                   'cinder-volume-%d.conf' % n)) as f:
+                self.assertIn('backend_url = file://', f.read())
         self.log_marks = {s: os.path.getsize(log_path(s)) for s in NODES}
         vid = self.new_volume()
         self.offline_write(vid, 0, 8 * MiB, 0x42)
@@ -365,6 +367,15 @@ class TestNodeDeath(ClusterCase):
                     return service, pid
         return None, None
 
+    @staticmethod
+    def tools_of(host):
+        """PIDs of the live QEMU tools marked as started by ``host``."""
+        mark = 'data=%s:' % host
+        return [pid for pid in processes.pids_with_argument(mark)
+                if processes.running(pid) and any(
+                    processes.runs_program(processes.cmdline(pid), p)
+                    for p in ('qemu-storage-daemon', 'qemu-img'))]
+
     def ensure_nodes(self):
         """Cleanup: both nodes run again, whatever happened."""
         for service in NODES:
@@ -396,12 +407,20 @@ class TestNodeDeath(ClusterCase):
             time.sleep(0.01)
         self.assertIsNotNone(service, 'no storage daemon copied the volume')
         survivor = [s for s in NODES if s != service][0]
-        # The host crashes: its service, the service's workers, its tools.
+        # The host crashes: its service and the service's workers first
+        # (no tool starts after), then every QEMU tool they started (by
+        # the owner mark: a daemonizing storage daemon is two processes).
         pid = STACK.service_pid(service)
-        victims = processes.children(pid) + [pid, daemon]
+        victims = processes.children(pid) + [pid]
         for victim in victims:
             os.kill(victim, signal.SIGKILL)
         died_at = time.time()
+        tools = self.tools_of(NODES[service])
+        self.assertIn(daemon, tools)
+        while tools:
+            processes.kill(tools)
+            victims += tools
+            tools = self.tools_of(NODES[service])
         deadline = time.monotonic() + 10
         while any(map(processes.running, victims)) and \
                 time.monotonic() < deadline:
