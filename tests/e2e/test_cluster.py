@@ -75,8 +75,40 @@ def sparse_copy(src, dest):
     return dest
 
 
+def on_file_locks():
+    """Whether the nodes' own files put them on file locks (the control)."""
+    for n in (1, 2):
+        try:
+            with open(os.path.join(STACK.aio_dir, 'etc', 'cinder',
+                                   'cinder-volume-%d.conf' % n)) as f:
+                if 'backend_url = file://' in f.read():
+                    return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+def reconfigure(coordination_url=None):
+    """``tools/aio up`` of the two nodes, on ``coordination_url`` (or etcd).
+
+    Only the nodes restart: their coordination is in their own files.
+    """
+    env = dict(STACK.aio_env(), AIO_NODES='2')
+    env.pop('AIO_COORDINATION_URL', None)
+    if coordination_url:
+        env['AIO_COORDINATION_URL'] = coordination_url
+    proc = subprocess.run([stack.AIO, 'up'], env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise AssertionError('tools/aio up failed:\n%s\n%s' % (
+            proc.stdout[-3000:], proc.stderr[-3000:]))
+
+
 class ClusterCase(base.E2ETestCase):
     """The two-node stack, its API client and its nodes' logs."""
+
+    # The control run wants the nodes on file locks; every other, etcd.
+    FILE_LOCKS = False
 
     @classmethod
     def setUpClass(cls):
@@ -86,6 +118,8 @@ class ClusterCase(base.E2ETestCase):
             raise cls.skipException(
                 'the stack in %s has one cinder-volume node: '
                 'tools/aio up --nodes 2 (or tox -e cluster)' % STACK.aio_dir)
+        if on_file_locks() and not cls.FILE_LOCKS:
+            reconfigure()
         super().setUpClass()
 
     def setUp(self):
@@ -297,32 +331,24 @@ class TestClusterBursts(ClusterCase):
         return model
 
 
-class TestFileLocksControl(ClusterCase):
+class TestPerNodeFileLocks(ClusterCase):
     """The control run: per-node file locks do not exclude across nodes.
 
-    The stack is switched to file locks in a folder of each node's own
-    (``AIO_COORDINATION_URL=file://...``: cinder.conf and node 2's file),
-    snapshots of one volume are sent at once, and the checker of
-    :class:`TestClusterBursts` must find two nodes inside the volume's
-    lock at the same time. The stack goes back to etcd afterwards.
+    The nodes are switched to file locks in a folder of each node's own
+    (``AIO_COORDINATION_URL=file://...``: the nodes' own files, only the
+    nodes restart), snapshots of one volume are sent at once, and the
+    checker of :class:`TestClusterBursts` must find two nodes inside the
+    volume's lock at the same time. Last of the module (by name): the
+    nodes stay on file locks until the next cluster test's set-up puts
+    them back on etcd (:meth:`ClusterCase.setUpClass`), or the next
+    one-node ``tools/aio up``.
     """
 
     SNAPSHOTS = 8
-
-    def reconfigure(self, coordination_url=None):
-        env = dict(STACK.aio_env(), AIO_NODES='2')
-        env.pop('AIO_COORDINATION_URL', None)
-        if coordination_url:
-            env['AIO_COORDINATION_URL'] = coordination_url
-        proc = subprocess.run([stack.AIO, 'up'], env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise AssertionError('tools/aio up failed:\n%s\n%s' % (
-                proc.stdout[-3000:], proc.stderr[-3000:]))
+    FILE_LOCKS = True
 
     def test_file_locks_overlap(self):
-        self.addCleanup(self.reconfigure)
-        self.reconfigure('file://%s' % os.path.join(
+        reconfigure('file://%s' % os.path.join(
             STACK.aio_dir, 'data', 'control-locks'))
         for n in (1, 2):
             with open(os.path.join(STACK.aio_dir, 'etc', 'cinder',
