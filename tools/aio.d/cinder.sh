@@ -339,6 +339,18 @@ cinder_start() {
         fi
     done
     if [ -n "$need_sync" ]; then cinder_manage db sync; fi
+    # Back to one node: the cluster and its service rows go (Cinder keeps
+    # a service's cluster in its row, and schedules to the cluster while
+    # it is there); node 1 registers again, without a cluster, at start.
+    if [ "$NODES" -lt "$OLD_NODES" ]; then
+        for s in "${CINDER_VOLUMES[@]}"; do stop_svc "$s"; done
+        say "removing the cluster $CINDER_CLUSTER and its services from Cinder"
+        local b
+        for b in "${CINDER_BACKENDS[@]}"; do
+            ( cinder_manage cluster remove --recursive cinder-volume "$CINDER_CLUSTER@$b" ) \
+                || say "WARNING: could not remove the cluster $CINDER_CLUSTER@$b"
+        done
+    fi
     # Stop the backend first: a scheduler that restarts while the old
     # cinder-volume still runs would list the old driver's pool.
     for s in "${CINDER_VOLUMES[@]}" cinder-scheduler cinder-api; do
