@@ -19,13 +19,16 @@ Enable with::
 
 This class is glue: Cinder objects in, one call to an operation of
 :mod:`incsnap_driver.ops` with plain values, model updates and Cinder
-exceptions out. Every operation on a volume's files runs under that
-volume's coordination lock, the one Cinder's NFS driver takes
-(``nfs-<volume id>``).
+exceptions out. Every entry point that reads or writes a volume's files
+or its chain document runs under that volume's coordination lock, the
+one Cinder's NFS driver takes (``nfs-<volume id>``), logged
+(:mod:`incsnap_driver.volume_lock`): with ``[coordination] backend_url``
+on etcd the lock excludes across the nodes of an active-active cluster,
+which the driver supports (``SUPPORTS_ACTIVE_ACTIVE``). A volume made
+from another (a snapshot's volume, a clone's source) holds both locks.
 """
 
 from cinder import context as cinder_context
-from cinder import coordination
 from cinder import exception
 from cinder.image import image_utils
 from cinder import interface
@@ -47,12 +50,14 @@ from incsnap_driver.ops import volume as volume_op
 from incsnap_driver import options
 from incsnap_driver import pooling
 from incsnap_driver import stuck
+from incsnap_driver import volume_lock
 
 LOG = logging.getLogger(__name__)
 
 VERSION = '1.0.0'
 
 _cinder_errors = cinder_errors.as_cinder_exceptions
+_locked = volume_lock.synchronized
 
 
 @interface.volumedriver
@@ -67,6 +72,10 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
     VERSION = VERSION
     volume_backend_name = 'incsnap'
     CI_WIKI_NAME = 'incsnap_CI'
+    # Safe in a cluster of cinder-volume services (README "Active-active
+    # cluster"): every volume's files under its coordination lock, no
+    # state in one process's memory, recovery decided by the lock.
+    SUPPORTS_ACTIVE_ACTIVE = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,6 +223,11 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
 
     # -- volumes -----------------------------------------------------------
 
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def create_volume(self, volume):
+        """Create the volume's file (the NFS driver's create, logged lock)."""
+        return super(nfs.NfsDriver, self).create_volume(volume)
+
     @_cinder_errors
     def _do_create_volume(self, volume):
         """Create the volume as a qcow2 v3 file (persistent bitmaps)."""
@@ -226,7 +240,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         copies.create_qcow2(self.backend, path, size_gb)
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def delete_volume(self, volume):
         """Delete the volume and every file of it, hidden snapshots too."""
         if not volume.provider_location:
@@ -238,6 +252,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         delete.delete_volume(self.backend, files,
                              also=[self._local_path_volume_info(volume)])
 
+    @_locked('{self.driver_prefix}-{volume.id}')
     def copy_image_to_volume(self, context, volume, image_service, image_id,
                              disable_sparse=False):
         """Fetch an image into the volume, keeping the volume qcow2 v3."""
@@ -248,21 +263,46 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             run_as_root=self._execute_as_root)
         copies.fix_up_image(self.backend, volume_path, volume.size)
 
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def copy_volume_to_image(self, context, volume, image_service,
+                             image_meta):
+        """Upload the volume (read through its file) to an image."""
+        return self._copy_volume_to_image(context, volume, image_service,
+                                          image_meta)
+
+    # -- manage / unmanage ---------------------------------------------------
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def manage_existing(self, volume, existing_ref):
+        """Adopt a file on a share: renamed to the volume's name, locked."""
+        return super().manage_existing(volume, existing_ref)
+
+    @_locked('{self.driver_prefix}-{volume.id}')
+    def unmanage(self, volume):
+        """Cinder forgets the volume; its files stay (after any operation)."""
+        return super().unmanage(volume)
+
     # -- snapshots ---------------------------------------------------------
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot):
         """Take a full or incremental snapshot, online or offline."""
         volume = snapshot.volume
         snapshot_op.check_id(snapshot.id)
-        record = snapshot_op.create(
-            self._open(volume), snapshot.id, volume.availability_zone,
-            self._attachments(volume), progress=self._progress(snapshot))
+        attachments = self._attachments(volume)
+        # A VM runs one backup job at a time: its other volumes' snapshots
+        # (on any node) wait for this one.
+        with volume_lock.hold(
+                [volume_lock.domain_lock(a.instance_uuid)
+                 for a in attachments], 'create_snapshot', self.host):
+            record = snapshot_op.create(
+                self._open(volume), snapshot.id, volume.availability_zone,
+                attachments, progress=self._progress(snapshot))
         return {'metadata': snapshot_op.metadata(snapshot.metadata, record)}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def delete_snapshot(self, snapshot):
         volume = snapshot.volume
         delete.delete_snapshot(self._open(volume, deleting=snapshot.id),
@@ -270,7 +310,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
                                attached=volume.attach_status == 'attached')
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def revert_to_snapshot(self, context, volume, snapshot):
         """Make the volume byte-identical to ``snapshot`` (see ops.revert)."""
         revert.revert(self._open(volume), snapshot.id,
@@ -279,8 +319,8 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
     # -- copies ------------------------------------------------------------
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
-                               '{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}',
+             '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
         """A new independent volume with the snapshot's content."""
         source = self._open(snapshot.volume)
@@ -294,8 +334,8 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'provider_location': volume.provider_location}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}',
-                               '{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{src_vref.id}',
+             '{self.driver_prefix}-{volume.id}')
     def create_cloned_volume(self, volume, src_vref):
         """A new independent volume with the content of ``src_vref``."""
         self._validate_state(src_vref.status,
@@ -310,7 +350,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'provider_location': volume.provider_location}
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @_locked('{self.driver_prefix}-{volume.id}')
     def extend_volume(self, volume, new_size):
         """Grow the volume; its bitmaps grow with it and stay valid."""
         copies.extend(self.backend, volume.id, self.local_path(volume),
@@ -358,12 +398,18 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return {'driver_volume_type': 'local',
                 'data': {'device_path': path}}
 
+    # -- connections (and the raw views of cinder-backup) ------------------
+
+    @_locked('{self.driver_prefix}-{volume.id}')
     def initialize_connection(self, volume, connector):
         """A raw view for cinder-backup; else the NFS driver's connection.
 
         A volume ``backing-up`` (a detached volume: in-use ones go through
         a temporary snapshot) gets a read-only raw view and the manifest
-        of its backup; one ``restoring-backup`` a writable raw view.
+        of its backup; one ``restoring-backup`` a writable raw view. The
+        NFS connection info reads the file's format and size: under the
+        lock too, not while another node replaces the file (a revert, a
+        move).
         """
         purpose = backup_point.purpose_of(volume.status)
         if purpose is None:
@@ -372,8 +418,8 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
                                                              purpose))
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def _open_volume_view(self, volume, purpose):
+        # (under the volume's lock: initialize_connection)
         files = volume_op.VolumeFiles.checked(volume.id,
                                               self.local_path(volume))
         manifest = None
@@ -390,9 +436,12 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             files.path, writable=purpose == backup_point.RESTORE,
             manifest=manifest)
 
+    @_locked('{self.driver_prefix}-{volume.id}')
     def terminate_connection(self, volume, connector, **kwargs):
+        """Close the volume's raw view if it has one; locked so that it
+        orders with the rest."""
         if self._has_view(backup_op.VOLUME, volume.id):
-            self._close_view(volume.id, backup_op.VOLUME, volume.id)
+            self._close_view(backup_op.VOLUME, volume.id)
         return super().terminate_connection(volume, connector, **kwargs)
 
     def _has_view(self, kind, obj_id):
@@ -400,8 +449,8 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             self.views_root, kind, obj_id)
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{volume_id}')
-    def _close_view(self, volume_id, kind, obj_id):
+    def _close_view(self, kind, obj_id):
+        # (under the lock of the volume it shows)
         backup_op.close_view(self.backend, self.views_root, kind, obj_id)
 
     def initialize_connection_snapshot(self, snapshot, connector, **kwargs):
@@ -413,7 +462,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
         return self._local_connection(self._open_snapshot_view(snapshot))
 
     @_cinder_errors
-    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def _open_snapshot_view(self, snapshot):
         volume = snapshot.volume
         source = self._open(volume)
@@ -433,7 +482,7 @@ class IncrementalSnapshotNfsDriver(pooling.SharePools, nfs.NfsDriver):
             source.files.in_folder(record.file), writable=False,
             manifest=manifest)
 
+    @_locked('{self.driver_prefix}-{snapshot.volume.id}')
     def terminate_connection_snapshot(self, snapshot, connector, **kwargs):
         if self._has_view(backup_op.SNAPSHOT, snapshot.id):
-            self._close_view(snapshot.volume.id, backup_op.SNAPSHOT,
-                             snapshot.id)
+            self._close_view(backup_op.SNAPSHOT, snapshot.id)

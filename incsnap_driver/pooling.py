@@ -18,7 +18,6 @@ NFS driver, whose share handling it uses.
 
 import os
 
-from cinder import coordination
 from cinder import exception
 from cinder.volume import volume_utils
 from oslo_log import log as logging
@@ -26,6 +25,7 @@ from oslo_log import log as logging
 from incsnap_driver import cinder_errors
 from incsnap_driver.ops import move
 from incsnap_driver.ops import pools
+from incsnap_driver import volume_lock
 
 LOG = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class SharePools:
         return True, {'provider_location': plan.share}
 
     @cinder_errors.as_cinder_exceptions
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    @volume_lock.synchronized('{self.driver_prefix}-{volume.id}')
     def _move(self, volume, share):
         self._ensure_share_mounted(share)
         dest = self._get_mount_point_for_share(share)

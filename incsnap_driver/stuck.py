@@ -26,7 +26,6 @@ start-up.
 """
 
 from cinder import context as cinder_context
-from cinder import coordination
 from cinder import exception
 from cinder.volume import volume_utils
 import eventlet
@@ -34,21 +33,9 @@ from oslo_log import log as logging
 
 from incsnap_driver import interrupted
 from incsnap_driver.ops import startup
+from incsnap_driver import volume_lock
 
 LOG = logging.getLogger(__name__)
-
-
-class _Held:
-    """A coordination lock acquired already, released on exit."""
-
-    def __init__(self, lock):
-        self.lock = lock
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release()
 
 
 class StartupRecovery:
@@ -66,8 +53,21 @@ class StartupRecovery:
     def stuck(self):
         return list(self._stuck.values())
 
-    def _ours(self, host):
-        """Whether a resource's ``host@backend#pool`` is this service's."""
+    def _ours(self, volume):
+        """Whether a volume is this service's to look at.
+
+        On one host: its ``host@backend#pool`` is this service's. In a
+        cluster: it is the cluster's (any node may have worked on it; Cinder
+        hands init_host the cluster's resources), since its files are on
+        the shared shares and the recovery runs under its lock.
+        """
+        cluster = getattr(self.driver, 'cluster_name', None)
+        if cluster:
+            return bool(volume.cluster_name) and \
+                volume_utils.hosts_are_equivalent(
+                    volume_utils.extract_host(volume.cluster_name,
+                                              'backend'), cluster)
+        host = volume.host
         return bool(host) and volume_utils.hosts_are_equivalent(
             volume_utils.extract_host(host, 'backend'), self.driver.host)
 
@@ -75,7 +75,7 @@ class StartupRecovery:
         statuses = interrupted.SETTLED_BY_DRIVER[kind]
         if (resource.status not in statuses or
                 not volume.provider_location or
-                not self._ours(volume.host)):
+                not self._ours(volume)):
             return
         self._stuck[(kind, resource.id)] = interrupted.Stuck(
             kind=kind, id=resource.id, volume_id=volume.id,
@@ -115,12 +115,12 @@ class StartupRecovery:
 
     def _try_lock(self, volume_id):
         # The lock every operation of the driver takes on the volume
-        # (coordination.synchronized('{self.driver_prefix}-{volume.id}')).
-        lock = coordination.COORDINATOR.get_lock(
-            '%s-%s' % (self.driver.driver_prefix, volume_id))
-        if not lock.acquire(blocking=False):
-            return None
-        return _Held(lock)
+        # (volume_lock.synchronized('{self.driver_prefix}-{volume.id}')):
+        # held by a peer node (etcd) the volume is busy, and that peer's
+        # operation recovers it; no local process or PID file decides.
+        return volume_lock.try_hold(
+            '%s-%s' % (self.driver.driver_prefix, volume_id),
+            'startup_recovery', self.driver.host or '')
 
     @staticmethod
     def _apply(settlement):

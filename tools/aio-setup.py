@@ -19,10 +19,12 @@ dozen ``openstack`` CLI calls (each costs about 1.5 s of start-up).
     aio-setup.py identity --cinder-password PW --volume-url URL
         project "service", user "cinder" (admin + service roles there),
         service "cinderv3" (volumev3) with public/internal/admin endpoints
-    aio-setup.py volume --backend NAME --host HOST [--wait SECONDS]
-        waits until cinder-scheduler and cinder-volume report "up" and the
-        scheduler lists a pool of HOST@NAME, then makes the volume type
-        NAME bound to the backend of that name
+    aio-setup.py volume --backend NAME --host HOST [--cluster CLUSTER]
+                        [--wait SECONDS]
+        waits until cinder-scheduler and cinder-volume HOST@NAME report
+        "up" and the scheduler lists a pool of HOST@NAME (of
+        CLUSTER@NAME: a cluster's nodes report the cluster's pools), then
+        makes the volume type NAME bound to the backend of that name
     aio-setup.py demo-user --name NAME --project PROJECT --password PW
         project PROJECT and user NAME, a member there: the cloud user who
         logs into the dashboard
@@ -84,13 +86,16 @@ def ensure_identity(conn, cinder_password, volume_url):
             log('updated %s endpoint to %s' % (interface, volume_url))
 
 
-def wait_services(conn, backend_host, deadline):
+def wait_services(conn, backend_host, deadline, pool_host=None):
     """Wait until the scheduler and the backend are up and in service.
 
     A service row says "up" as soon as the process registered, even when
     its driver then fails to start; a pool of the backend in the
     scheduler's list shows that the driver started and reported stats.
+    ``pool_host``: the ``cluster@backend`` whose pools the backend's
+    service reports (a node of a cluster), default ``backend_host``.
     """
+    pool_host = pool_host or backend_host
     want = {'cinder-scheduler', 'cinder-volume'}
     while True:
         err = None
@@ -102,8 +107,9 @@ def wait_services(conn, backend_host, deadline):
             err = exc
         up = {s.binary for s in services
               if s.binary in want and s.state == 'up'
-              and s.status == 'enabled'}
-        ours = [p for p in pools if p.startswith(backend_host + '#')]
+              and s.status == 'enabled'
+              and (s.binary != 'cinder-volume' or s.host == backend_host)}
+        ours = [p for p in pools if p.startswith(pool_host + '#')]
         if up == want and ours:
             log('services up, pools %s' % ours)
             return
@@ -163,6 +169,8 @@ def main():
     p.add_argument('--backend', required=True)
     p.add_argument('--host', required=True,
                    help='the [DEFAULT] host of cinder-volume')
+    p.add_argument('--cluster',
+                   help='the [DEFAULT] cluster of cinder-volume, if any')
     p.add_argument('--wait', type=float, default=120)
     p = sub.add_parser('demo-user')
     p.add_argument('--name', required=True)
@@ -177,7 +185,9 @@ def main():
         ensure_demo_user(conn, args.name, args.project, args.password)
     else:
         wait_services(conn, '%s@%s' % (args.host, args.backend),
-                      time.monotonic() + args.wait)
+                      time.monotonic() + args.wait,
+                      pool_host='%s@%s' % (args.cluster, args.backend)
+                      if args.cluster else None)
         ensure_volume_type(conn, args.backend)
 
 

@@ -125,10 +125,13 @@ class Stack:
 
     # -- the stack's files -------------------------------------------------
 
-    def ensure_up(self):
+    def ensure_up(self, nodes=1):
         """Bring the stack up, unless ``tools/aio status`` says it is up.
 
-        A shared stack must be there already. Once per process.
+        ``nodes``: the cinder-volume nodes it must have (``tools/aio up
+        --nodes``); a stack with another number is brought up again with
+        these. A shared stack must be there already, as it is. Once per
+        process.
         """
         if self._up:
             return
@@ -140,8 +143,10 @@ class Stack:
             return
         status = subprocess.run([AIO, 'status'], env=self.aio_env(),
                                 capture_output=True, text=True)
-        if status.returncode != 0:
-            up = subprocess.run([AIO, 'up'], env=self.aio_env(),
+        if status.returncode != 0 or self.nodes() != nodes:
+            up = subprocess.run([AIO, 'up'],
+                                env=dict(self.aio_env(),
+                                         AIO_NODES=str(nodes)),
                                 capture_output=True, text=True)
             if up.returncode != 0:
                 raise RuntimeError('tools/aio up failed:\n%s\n%s'
@@ -150,6 +155,12 @@ class Stack:
 
     def aio_env(self):
         return dict(os.environ, AIO_DIR=self.aio_dir)
+
+    def nodes(self):
+        """The stack's cinder-volume nodes (``tools/aio up --nodes``)."""
+        if not os.path.exists(self.stack_env_file):
+            return 1
+        return int(self.addresses().get('AIO_NODES') or 1)
 
     def secrets(self):
         """The stack's passwords (ADMIN_PASSWORD, CINDER_PASSWORD, ...)."""

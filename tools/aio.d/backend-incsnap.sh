@@ -26,13 +26,18 @@ fi
 DEBS+=(nfs-common util-linux libnbd-bin)  # nbdinfo: backup extents
 
 BACKEND=incsnap
-MNT_BASE=$AIO/mnt             # nfs_mount_point_base
+MNT_BASE=$AIO/mnt             # nfs_mount_point_base (node 1; node N: mnt-N)
 # The "NFS server's" exported folders, and the shares they are.
 INCSNAP_SHARE_DIRS=("$AIO/export" "$AIO/export-2")
 INCSNAP_SHARES=("$HOST:/srv/incsnap-export" "$HOST:/srv/incsnap-export-2")
 CINDER_BACKENDS+=("$BACKEND")
 CINDER_DRIVERS+=("$VOLUME_DRIVER")
 CINDER_CONF_HOOKS+=(backend_incsnap_conf)
+CINDER_NODE_HOOKS+=(backend_incsnap_node_conf)
+
+backend_incsnap_node_conf() {
+    printf '\n[%s]\nnfs_mount_point_base = %s\n' "$BACKEND" "$(node_mnt_base "$1")"
+}
 
 backend_incsnap_conf() {
     # Options of the incsnap driver.  Cinder only reads options that some
@@ -48,8 +53,22 @@ EOT
 
 backend_incsnap_configure() {
     shares_prepare INCSNAP_SHARES INCSNAP_SHARE_DIRS "$ETC/cinder/nfs_shares"
+    backend_incsnap_drop_old_nodes
 }
 
-backend_incsnap_start() { shares_mount INCSNAP_SHARES INCSNAP_SHARE_DIRS; }
-backend_incsnap_stop() { shares_unmount INCSNAP_SHARES; }
-backend_incsnap_status() { shares_status INCSNAP_SHARES INCSNAP_SHARE_DIRS; }
+# Every node mounts the shares (its own mount points, lib.sh).
+backend_incsnap_start() { shares_mount INCSNAP_SHARES INCSNAP_SHARE_DIRS "$NODES"; }
+backend_incsnap_stop() { shares_unmount INCSNAP_SHARES 1 "$NODES"; }
+backend_incsnap_status() { shares_status INCSNAP_SHARES INCSNAP_SHARE_DIRS "$NODES"; }
+
+# The mounts of nodes the stack no longer has (up --nodes 1 after 2): by
+# then their cinder-volume is gone (cinder starts after this piece, but
+# a node's mounts are only used by its own service: stop it first).
+backend_incsnap_drop_old_nodes() {
+    local n
+    for (( n=NODES+1; n<=OLD_NODES; n++ )); do
+        MARKER[cinder-volume-$n]=cinder-volume-$n.conf
+        stop_svc "cinder-volume-$n"
+        shares_unmount INCSNAP_SHARES "$n"
+    done
+}

@@ -7,19 +7,20 @@
 # compare this driver with it (tools/bench-stock), and a backup of an
 # incsnap volume restores into one of its raw volumes.  Volume type "nfs";
 # the default type stays the first backend's (incsnap).
-# AIO_STOCK_NFS=0 leaves it out of the stack.
+# AIO_STOCK_NFS=0 leaves it out of the stack; so does a cluster (up
+# --nodes 2): Cinder refuses a clustered service whose driver does not
+# support active-active, and the stock NfsDriver does not.
 aio_piece backend-nfs
 
-if [ "${AIO_STOCK_NFS:-1}" != 0 ]; then
-    NFS_BACKEND=nfs
-    NFS_SHARE_DIRS=("$AIO/export-nfs")
-    NFS_SHARES=("$HOST:/srv/stock-nfs-export")
+NFS_BACKEND=nfs
+NFS_SHARE_DIRS=("$AIO/export-nfs")
+NFS_SHARES=("$HOST:/srv/stock-nfs-export")
+NFS_ENABLED=''
+if [ "${AIO_STOCK_NFS:-1}" != 0 ] && [ "$NODES" = 1 ]; then
+    NFS_ENABLED=1
     CINDER_BACKENDS+=("$NFS_BACKEND")
     CINDER_DRIVERS+=("$STOCK_DRIVER")
     CINDER_CONF_HOOKS+=(backend_nfs_conf)
-else
-    NFS_SHARES=()
-    NFS_SHARE_DIRS=()
 fi
 
 backend_nfs_conf() {
@@ -27,9 +28,16 @@ backend_nfs_conf() {
 }
 
 backend_nfs_configure() {
-    [ ${#NFS_SHARES[@]} -gt 0 ] || return 0
+    [ -n "$NFS_ENABLED" ] || return 0
     shares_prepare NFS_SHARES NFS_SHARE_DIRS "$ETC/cinder/nfs_shares_stock"
 }
-backend_nfs_start() { shares_mount NFS_SHARES NFS_SHARE_DIRS; }
+backend_nfs_start() {
+    [ -n "$NFS_ENABLED" ] || return 0
+    shares_mount NFS_SHARES NFS_SHARE_DIRS
+}
+# (also when left out: it may have been in the stack before)
 backend_nfs_stop() { shares_unmount NFS_SHARES; }
-backend_nfs_status() { shares_status NFS_SHARES NFS_SHARE_DIRS; }
+backend_nfs_status() {
+    [ -n "$NFS_ENABLED" ] || return 0
+    shares_status NFS_SHARES NFS_SHARE_DIRS
+}

@@ -330,13 +330,19 @@ status_line() { printf '%-18s %-8s %s\n' "$1" "$2" "$3"; }
 # --- Shares: bind mounts standing in for NFS mounts (DESIGN.md section 3)
 # A backend piece names two arrays: its shares (host:/path, as in its
 # nfs_shares file) and the folders that are their "exports"; all backends
-# mount under one nfs_mount_point_base, $MNT_BASE.
+# mount under one nfs_mount_point_base, $MNT_BASE.  Node N >= 2 of a
+# cluster (tools/aio up --nodes N) mounts the same shares under a base of
+# its own, as a second host would: $MNT_BASE-N.
+node_mnt_base() {
+    if [ "${1:-1}" = 1 ]; then echo "$MNT_BASE"; else echo "$MNT_BASE-$1"; fi
+}
 
-# The mount point of share $1: os-brick's RemoteFsClient skips mounting a
-# share whose mount point (<base>/<md5 of the share>) is already in
-# /proc/mounts (os_brick/remotefs/remotefs.py, mount()).
+# The mount point of share $1 on node $2 (default 1): os-brick's
+# RemoteFsClient skips mounting a share whose mount point (<base>/<md5 of
+# the share>) is already in /proc/mounts (os_brick/remotefs/remotefs.py,
+# mount()).
 mount_point() {
-    echo "$MNT_BASE/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
+    echo "$(node_mnt_base "${2:-1}")/$(printf '%s' "$1" | md5sum | cut -d' ' -f1)"
 }
 
 is_mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
@@ -355,50 +361,59 @@ holders_of() {
     done
 }
 
-# shares_mount SHARES_ARRAY DIRS_ARRAY: bind-mount each export folder on
-# its share's mount point, owned by cinder like an export squashed to it.
+# shares_mount SHARES_ARRAY DIRS_ARRAY [NODES]: bind-mount each export
+# folder on its share's mount point of nodes 1..NODES (default 1), owned
+# by cinder like an export squashed to it.
 shares_mount() {
     local -n _shares=$1 _dirs=$2
-    local i mp
-    for i in "${!_shares[@]}"; do
-        mp=$(mount_point "${_shares[i]}")
-        if ! is_mounted "$mp"; then
-            install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
-            mount --bind "${_dirs[i]}" "$mp"
-            say "bind-mounted ${_dirs[i]} on $mp (stands in for NFS ${_shares[i]})"
-        fi
+    local i mp n
+    for (( n=1; n<=${3:-1}; n++ )); do
+        install -d -o "$CINDER_USER" -g "$CINDER_USER" "$(node_mnt_base "$n")"
+        for i in "${!_shares[@]}"; do
+            mp=$(mount_point "${_shares[i]}" "$n")
+            if ! is_mounted "$mp"; then
+                install -d -o "$CINDER_USER" -g "$CINDER_USER" "$mp"
+                mount --bind "${_dirs[i]}" "$mp"
+                say "bind-mounted ${_dirs[i]} on $mp (stands in for NFS ${_shares[i]}, node $n)"
+            fi
+        done
     done
 }
 
-# shares_unmount SHARES_ARRAY: fails naming the processes that hold one.
+# shares_unmount SHARES_ARRAY [FIRST [LAST]]: the mounts of nodes
+# FIRST..LAST (default 1..FIRST); fails naming the processes that hold one.
 shares_unmount() {
     local -n _shares=$1
-    local share mp rc=0
-    for share in "${_shares[@]}"; do
-        mp=$(mount_point "$share")
-        is_mounted "$mp" || continue
-        if umount "$mp"; then
-            say "unmounted $mp"
-        else
-            say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
-            rc=1
-        fi
+    local first=${2:-1} share mp rc=0 n
+    for (( n=first; n<=${3:-$first}; n++ )); do
+        for share in "${_shares[@]}"; do
+            mp=$(mount_point "$share" "$n")
+            is_mounted "$mp" || continue
+            if umount "$mp"; then
+                say "unmounted $mp"
+            else
+                say "ERROR: $mp stays mounted: in use by $(holders_of "$mp" | paste -sd, -)"
+                rc=1
+            fi
+        done
     done
     return $rc
 }
 
-# shares_status SHARES_ARRAY DIRS_ARRAY
+# shares_status SHARES_ARRAY DIRS_ARRAY [NODES]
 shares_status() {
     local -n _shares=$1 _dirs=$2
-    local i mp rc=0
-    for i in "${!_shares[@]}"; do
-        mp=$(mount_point "${_shares[i]}")
-        if is_mounted "$mp"; then
-            status_line bind-mount - "up (${_dirs[i]} on $mp)"
-        else
-            status_line bind-mount - "down (${_dirs[i]})"
-            rc=1
-        fi
+    local i mp n rc=0
+    for (( n=1; n<=${3:-1}; n++ )); do
+        for i in "${!_shares[@]}"; do
+            mp=$(mount_point "${_shares[i]}" "$n")
+            if is_mounted "$mp"; then
+                status_line bind-mount - "up (${_dirs[i]} on $mp)"
+            else
+                status_line bind-mount - "down (${_dirs[i]} on $mp)"
+                rc=1
+            fi
+        done
     done
     return $rc
 }
