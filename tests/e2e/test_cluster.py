@@ -395,10 +395,12 @@ class TestNodeDeath(ClusterCase):
 
     @staticmethod
     def tools_of(host, starters):
-        """PIDs of the live QEMU tools marked as started by ``host`` in
-        one of the processes ``starters`` (the mark is
-        ``host@backend:pid:start``; host alone would also name the tools
-        of another stack on this machine: same host names)."""
+        """PIDs of the live QEMU tools ``host`` started in ``starters``.
+
+        The owner mark is ``host@backend:pid:start``; host alone would
+        also name the tools of another stack on this machine (same host
+        names).
+        """
         marks = ['data=%s:%d:' % (host, p) for p in starters]
         found = {pid for mark in marks
                  for pid in processes.pids_with_argument(mark)}
