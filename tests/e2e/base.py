@@ -32,6 +32,7 @@ Environment:
 import os
 import shutil
 import tempfile
+import time
 import uuid
 
 import testtools
@@ -249,3 +250,33 @@ class E2ETestCase(testtools.TestCase):
             if os.path.lexists(os.path.join(export, name)):
                 return os.path.join(seen_at, name)
         return os.path.join(self._compute_dirs[0][1], name)
+
+
+MIGSTAT = 'os-vol-mig-status-attr:migstat'
+
+
+class PoolsMixin:
+    """Pools and ``openstack volume migrate`` for E2ETestCase tests."""
+
+    def host_of(self, vid):
+        return self.openstack('volume', 'show', vid)['os-vol-host-attr:host']
+
+    def other_pool(self, host):
+        """The host (``node@backend#pool``) of the backend's other pool."""
+        node_backend, _pool = host.split('#', 1)
+        pools = [p['Name'] for p in self.openstack(
+            'volume', 'backend', 'pool', 'list')]
+        others = [p for p in pools
+                  if p.startswith(node_backend + '#') and p != host]
+        self.assertEqual(1, len(others), pools)
+        return others[0]
+
+    def wait_migrated(self, vid, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.openstack('volume', 'show', vid)
+            if shown[MIGSTAT] in ('success', 'error'):
+                return shown
+            time.sleep(1)
+        self.fail('volume %s: migration did not end in %s s'
+                  % (vid, timeout))

@@ -38,7 +38,6 @@ secondary storage), rows in ``test_backup_table``:
 
 import json
 import os
-import time
 import uuid
 
 from tests.common import domains
@@ -48,10 +47,10 @@ from tests.common import stack
 from tests.e2e import base
 
 MiB = base.MiB
-MIGSTAT = 'os-vol-mig-status-attr:migstat'
+MIGSTAT = base.MIGSTAT
 
 
-class TestBackups(base.E2ETestCase):
+class TestBackups(base.PoolsMixin, base.E2ETestCase):
 
     # --- helpers ------------------------------------------------------------
 
@@ -88,27 +87,6 @@ class TestBackups(base.E2ETestCase):
     def nfs_volume_path(self, vid):
         return os.path.join(base.STACK.aio_dir, 'export-nfs',
                             'volume-%s' % vid)
-
-    def host_of(self, vid):
-        return self.openstack('volume', 'show', vid)['os-vol-host-attr:host']
-
-    def other_pool(self, host):
-        node_backend, _pool = host.split('#', 1)
-        pools = [p['Name'] for p in self.openstack(
-            'volume', 'backend', 'pool', 'list')]
-        others = [p for p in pools
-                  if p.startswith(node_backend + '#') and p != host]
-        self.assertEqual(1, len(others), pools)
-        return others[0]
-
-    def wait_migrated(self, vid, timeout=base.TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.openstack('volume', 'show', vid)
-            if shown[MIGSTAT] in ('success', 'error'):
-                return shown
-            time.sleep(1)
-        self.fail('volume %s: migration did not end' % vid)
 
     def no_views_left(self, *ids):
         """No raw view folder or mount of these volumes/snapshots left.

@@ -20,38 +20,14 @@ Cinder's API refuses it with a 400, and nothing changes.
 """
 
 import os
-import time
 
 from tests.e2e import base
 
 MiB = base.MiB
-MIGSTAT = 'os-vol-mig-status-attr:migstat'
+MIGSTAT = base.MIGSTAT
 
 
-class TestPools(base.E2ETestCase):
-
-    def host_of(self, vid):
-        return self.openstack('volume', 'show', vid)['os-vol-host-attr:host']
-
-    def other_pool(self, host):
-        """The host (``node@backend#pool``) of the backend's other pool."""
-        node_backend, pool = host.split('#', 1)
-        pools = [p['Name'] for p in self.openstack(
-            'volume', 'backend', 'pool', 'list')]
-        others = [p for p in pools
-                  if p.startswith(node_backend + '#') and p != host]
-        self.assertEqual(1, len(others), pools)
-        return others[0]
-
-    def wait_migrated(self, vid, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.openstack('volume', 'show', vid)
-            if shown[MIGSTAT] in ('success', 'error'):
-                return shown
-            time.sleep(1)
-        self.fail('volume %s: migration did not end in %s s'
-                  % (vid, timeout))
+class TestPools(base.PoolsMixin, base.E2ETestCase):
 
     def test_each_share_is_a_pool(self):
         pools = self.openstack('volume', 'backend', 'pool', 'list',
