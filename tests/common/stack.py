@@ -31,6 +31,7 @@ Environment:
     INCSNAP_E2E_TIMEOUT    seconds a volume/snapshot may take to settle
 """
 
+import configparser
 import hashlib
 import json
 import os
@@ -203,6 +204,14 @@ class Stack:
     def cinder_conf_text(self):
         with open(self.cinder_conf) as f:
             return f.read()
+
+    def backends(self):
+        """The stack's ``enabled_backends`` (incsnap, and nfs if there)."""
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.read_string(self.cinder_conf_text())
+        return [b.strip() for b in
+                parser.get('DEFAULT', 'enabled_backends').split(',')
+                if b.strip()]
 
     def service_pid(self, service):
         with open(os.path.join(self.aio_dir, 'run',
