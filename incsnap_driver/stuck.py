@@ -29,6 +29,7 @@ from cinder import context as cinder_context
 from cinder import exception
 from cinder.volume import volume_utils
 import eventlet
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from incsnap_driver import interrupted
@@ -104,9 +105,16 @@ class StartupRecovery:
             drv._ensure_shares_mounted()
             shares = [drv._get_mount_point_for_share(share)
                       for share in drv._mounted_shares]
+            # A lock a killed service (this one, before its restart, or a
+            # dead peer) held on etcd lapses after its lease: wait that long
+            # (and a little) for it before leaving the volume as busy.
+            lease = volume_lock.lease_seconds(
+                cfg.CONF.coordination.backend_url)
             self.summary = startup.run(
                 drv.backend, shares, self.stuck, self._try_lock,
-                self._apply, clustered=bool(drv.cluster_name))
+                self._apply, clustered=bool(drv.cluster_name),
+                retry_for=lease + 5 if lease else 0.0,
+                sleep=eventlet.sleep)
         except Exception:
             LOG.exception('incsnap start-up recovery failed; interrupted '
                           'work is recovered by the next operation on each '

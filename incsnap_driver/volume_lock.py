@@ -26,6 +26,7 @@ import contextlib
 import inspect
 import os
 import time
+from urllib import parse
 import uuid
 
 from cinder import coordination
@@ -124,3 +125,22 @@ def try_hold(name, op, host):
     if not lock.acquire(blocking=False):
         return None
     return _Held(lock, name, op, host)
+
+
+# tooz's etcd3 drivers: a lock is a lease of ``lock_timeout`` seconds
+# (30 unless the URL says otherwise), which a killed holder keeps until it
+# lapses. File locks die with their holder.
+LEASED_SCHEMES = ('etcd3', 'etcd3+http', 'etcd3+https')
+DEFAULT_LEASE = 30.0
+
+
+def lease_seconds(backend_url):
+    """How long a dead holder's lock may outlive it (0: not at all)."""
+    url = parse.urlsplit(backend_url or '')
+    if url.scheme not in LEASED_SCHEMES:
+        return 0.0
+    values = parse.parse_qs(url.query).get('lock_timeout')
+    try:
+        return float(values[-1]) if values else DEFAULT_LEASE
+    except ValueError:
+        return DEFAULT_LEASE

@@ -203,11 +203,18 @@ def _recover_one(backend, path, volume_id, stuck, apply, clustered,
          'st': ''.join('; ' + s for s in statuses)})
 
 
-def run(backend, share_dirs, stuck, try_lock, apply, clustered=False):
+def run(backend, share_dirs, stuck, try_lock, apply, clustered=False,
+        retry_for=0.0, retry_every=2.0, sleep=time.sleep):
     """Recover every volume with interrupted work; the :class:`Summary`.
 
     ``stuck``: :class:`~incsnap_driver.interrupted.Stuck` resources of
     this host, as Cinder had them when the service started.
+
+    A volume whose lock is held is tried again every ``retry_every``
+    seconds for ``retry_for`` seconds: a lock on etcd is a lease, which
+    outlives a killed service (this one, restarted, or a dead peer) until
+    it lapses; a live peer's operation ends too. Still held after that,
+    it is left to whoever holds it (counted busy).
     """
     started = time.monotonic()
     summary = Summary(shares=len(share_dirs))
@@ -226,25 +233,39 @@ def run(backend, share_dirs, stuck, try_lock, apply, clustered=False):
                 item.share_dir, layout.volume_file(item.volume_id))
     for volume_id, items in stuck_of.items():
         work.setdefault(volume_id, interrupted.reasons(None, items))
-    for volume_id, why in sorted(work.items()):
-        lock = try_lock(volume_id)
-        if lock is None:
-            summary.busy += 1
-            summary.left_to_admin += len(stuck_of.get(volume_id, ()))
-            LOG.info('incsnap start-up recovery: volume %(vol)s (%(why)s) '
-                     'is busy: its lock is held; the operation holding it '
-                     'recovers it first.%(admin)s',
-                     {'vol': volume_id, 'why': '; '.join(why),
-                      'admin': ''.join(
-                          ' Settle %s %s (%s) with: %s.' % (
-                              s.kind, s.id, s.status, interrupted.admin_call(
-                                  s.kind, s.status, s.id))
-                          for s in stuck_of.get(volume_id, ()))})
-            continue
-        with lock:
-            _recover_one(backend, paths[volume_id], volume_id,
-                         stuck_of.get(volume_id, ()), apply, clustered,
-                         summary)
+    pending = sorted(work)
+    deadline = time.monotonic() + retry_for
+    while True:
+        busy = []
+        for volume_id in pending:
+            lock = try_lock(volume_id)
+            if lock is None:
+                busy.append(volume_id)
+                continue
+            with lock:
+                _recover_one(backend, paths[volume_id], volume_id,
+                             stuck_of.get(volume_id, ()), apply, clustered,
+                             summary)
+        pending = busy
+        if not pending or time.monotonic() >= deadline:
+            break
+        LOG.info('incsnap start-up recovery: %(n)d volume(s) locked (%(ids)s);'
+                 ' trying again in %(s).0f s (a dead holder\'s lease lapses)',
+                 {'n': len(pending), 'ids': ', '.join(pending),
+                  's': retry_every})
+        sleep(retry_every)
+    for volume_id in pending:
+        summary.busy += 1
+        summary.left_to_admin += len(stuck_of.get(volume_id, ()))
+        LOG.info('incsnap start-up recovery: volume %(vol)s (%(why)s) '
+                 'is busy: its lock is held; the operation holding it '
+                 'recovers it first.%(admin)s',
+                 {'vol': volume_id, 'why': '; '.join(work[volume_id]),
+                  'admin': ''.join(
+                      ' Settle %s %s (%s) with: %s.' % (
+                          s.kind, s.id, s.status, interrupted.admin_call(
+                              s.kind, s.status, s.id))
+                      for s in stuck_of.get(volume_id, ()))})
     summary.seconds = time.monotonic() - started
     LOG.info(summary.line())
     return summary

@@ -20,6 +20,7 @@ Cinder sees of a failure.
 import json
 import os
 import threading
+import time
 from unittest import mock
 
 from cinder import exception
@@ -437,6 +438,37 @@ class StartupScanTest(testtools.TestCase):
         self.locked.add(self.VB)
         summary = startup.run(_backend(), [self.share], [], self.try_lock,
                               self.apply)
+        self.assertIn(layout.part_file(SB), os.listdir(
+            layout.snapshot_dir(self.path(self.VB))))
+        self.assertEqual((2, 1), (summary.recovered, summary.busy))
+
+    def test_a_lock_that_lapses_is_tried_again(self):
+        # A killed service's etcd lease outlives it: held at the first try,
+        # free after two waits, the volume is recovered all the same.
+        self.locked.add(self.VB)
+        waits = []
+
+        def sleep(seconds):
+            waits.append(seconds)
+            if len(waits) == 2:
+                self.locked.discard(self.VB)
+
+        summary = startup.run(_backend(), [self.share], [], self.try_lock,
+                              self.apply, retry_for=60, retry_every=3,
+                              sleep=sleep)
+        self.assertEqual([3, 3], waits)
+        self.assertEqual([store.DOCUMENT], os.listdir(
+            layout.snapshot_dir(self.path(self.VB))))
+        self.assertEqual((3, 0), (summary.recovered, summary.busy))
+
+    def test_a_lock_still_held_after_the_retries_is_left(self):
+        self.locked.add(self.VB)
+        waits = []
+        summary = startup.run(_backend(), [self.share], [], self.try_lock,
+                              self.apply, retry_for=0.05, retry_every=0.02,
+                              sleep=lambda s: (waits.append(s),
+                                               time.sleep(s)))
+        self.assertNotEqual([], waits)
         self.assertIn(layout.part_file(SB), os.listdir(
             layout.snapshot_dir(self.path(self.VB))))
         self.assertEqual((2, 1), (summary.recovered, summary.busy))

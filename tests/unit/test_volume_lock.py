@@ -119,3 +119,19 @@ class VolumeLockTest(testtools.TestCase):
 
     def _try(self, name):
         self.tried = volume_lock.try_hold(name, 'startup_recovery', 'n')
+
+
+class LeaseTest(testtools.TestCase):
+    """How long a killed holder's lock outlives it, by backend URL."""
+
+    def test_file_locks_die_with_their_holder(self):
+        self.assertEqual(0.0, volume_lock.lease_seconds('file:///var/lock'))
+        self.assertEqual(0.0, volume_lock.lease_seconds(None))
+
+    def test_etcd_lease_from_the_url_or_toozs_default(self):
+        self.assertEqual(20.0, volume_lock.lease_seconds(
+            'etcd3+http://h:2379?lock_timeout=20&membership_timeout=5'))
+        self.assertEqual(30.0, volume_lock.lease_seconds(
+            'etcd3+http://h:2379'))
+        self.assertEqual(30.0, volume_lock.lease_seconds(
+            'etcd3+http://h:2379?lock_timeout=soon'))
