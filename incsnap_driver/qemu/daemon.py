@@ -113,6 +113,19 @@ class StorageDaemon:
         found.workdir = workdir
         return found
 
+    def stop_found(self, timeout):
+        """Stop a daemon found running (:meth:`attach`).
+
+        Over its own monitor when it answers (a clean quit writes the
+        bitmaps back), else killed.
+        """
+        self.client = qmp.QMPClient(self.socket_path, timeout=5)
+        try:
+            self.client.connect()
+        except (qmp.QMPConnectionError, OSError, ValueError):
+            self.client = None
+        self.stop(clean=self.client is not None, timeout=timeout)
+
     @property
     def socket_path(self):
         return os.path.join(self.workdir, 'qmp.sock')

@@ -35,7 +35,6 @@ from oslo_log import log as logging
 from incsnap_driver.qemu import daemon as daemon_mod
 from incsnap_driver.qemu import owner as owner_mod
 from incsnap_driver.qemu import processes
-from incsnap_driver.qemu import qmp
 
 LOG = logging.getLogger(__name__)
 
@@ -147,12 +146,7 @@ def _stop_daemon(tool, execute, timeout):
         return
     orphan = daemon_mod.StorageDaemon.attach(tool.pid, workdir,
                                              execute=execute)
-    orphan.client = qmp.QMPClient(orphan.socket_path, timeout=5)
-    try:
-        orphan.client.connect()
-    except (qmp.QMPConnectionError, OSError, ValueError):
-        orphan.client = None
-    orphan.stop(clean=orphan.client is not None, timeout=timeout)
+    orphan.stop_found(timeout)
 
 
 def _kill(pid, execute, timeout=10):

@@ -36,7 +36,6 @@ from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from incsnap_driver.qemu import daemon as daemon_mod
-from incsnap_driver.qemu import qmp
 
 LOG = logging.getLogger(__name__)
 
@@ -108,12 +107,7 @@ def stop(workdirs, mountpoint, execute=processutils.execute, timeout=60):
         if found.pid is None:
             found.kill()  # nothing runs: only the folder goes
             continue
-        found.client = qmp.QMPClient(found.socket_path, timeout=5)
-        try:
-            found.client.connect()
-        except (qmp.QMPConnectionError, OSError, ValueError):
-            found.client = None
-        found.stop(clean=found.client is not None, timeout=timeout)
+        found.stop_found(timeout)
     if is_mounted(mountpoint):
         LOG.warning('Removing the dead raw view mount %s.', mountpoint)
         execute('umount', '-l', mountpoint)
